@@ -1,0 +1,1 @@
+"""The api layer: turns HTTP requests into service calls and shapes the answers."""

@@ -1,0 +1,163 @@
+"""Everything kvsmock does to moto, in one place.
+
+kvsmock plugs into moto (5.x) at these points, and nowhere else:
+
+* its backend class is a moto ``BaseBackend`` kept in a moto ``BackendDict``,
+  so state is per account and region and moto's reset clears it;
+* that BackendDict replaces moto's own ``kinesisvideo`` and
+  ``kinesisvideoarchivedmedia`` backends, whose URL patterns cover the
+  control-plane host and every ``*.kinesisvideo.{region}`` data host, so
+  both botocore's stubber and moto's ``requests`` interception route all
+  KVS traffic here;
+* moto's ``requests`` interception reads a request body with ``BytesIO(body)``
+  and fails on a generator body (a chunked PutMedia); the patch here joins
+  such bodies first;
+* the account id of a request follows moto's rules (``MOTO_ACCOUNT_ID``,
+  ``x-moto-account-id``, then the access key via moto's IAM).
+
+A moto upgrade that moves any of these is mended here.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from typing import Any
+
+import moto
+import moto.backends
+import moto.core.custom_responses_mock as custom_responses_mock
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.base_backend import BackendDict, BaseBackend
+
+from ..service.backend import KinesisVideoService
+from .dispatch import handle
+from .request import ApiRequest, ApiResponse, headers_from
+
+_COM, _COM_CN = r"amazonaws\.com", r"amazonaws\.com\.cn"
+_URL_BASES = [
+    r"https?://kinesisvideo\.(.+)\.amazonaws\.com",
+    r"https?://.*\.kinesisvideo\.(.+)\.amazonaws\.com",
+]
+
+
+class KinesisVideoBackend(BaseBackend, KinesisVideoService):
+    """kvsmock's service state as a moto backend (one per account and region)."""
+
+    def __init__(self, region_name: str, account_id: str):
+        BaseBackend.__init__(self, region_name, account_id)
+        KinesisVideoService.__init__(self, region_name, account_id)
+
+    @property
+    def urls(self) -> dict[str, Any]:  # type: ignore[override]
+        handler = moto_handler
+        urls: dict[str, Any] = {}
+        for base in _URL_BASES + [b.replace(_COM, _COM_CN) for b in _URL_BASES]:
+            urls[base + "/.*$"] = handler
+        return urls
+
+
+kinesisvideo_backends: BackendDict = BackendDict(KinesisVideoBackend, "kinesisvideo")
+
+
+def backend_for(account_id: str, region: str) -> KinesisVideoService:
+    """The backend of one account and region (created on first use)."""
+    return kinesisvideo_backends[account_id][region]
+
+
+def account_id_for(headers, access_key: str | None) -> str:
+    """The account a request acts in, by moto's rules."""
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if headers.get("x-moto-account-id"):
+        return headers["x-moto-account-id"]
+    if not access_key:
+        return DEFAULT_ACCOUNT_ID
+    from moto.iam.models import get_account_id_from
+
+    return get_account_id_from(access_key)
+
+
+def make_request(method: str, url: str, headers, body, server_base_url: str | None = None) -> ApiRequest:
+    req = ApiRequest(method=method, url=url, headers=headers_from(headers), body=body, server_base_url=server_base_url)
+    req.account_id = account_id_for(req.headers, req.access_key)
+    return req
+
+
+def _request_body(request: Any) -> bytes:
+    """The body of a botocore AWSPreparedRequest or a werkzeug Request."""
+    if hasattr(request, "get_data"):  # werkzeug, from moto's requests interception
+        return request.get_data()
+    body = getattr(request, "body", None)
+    if body is None:
+        return b""
+    if isinstance(body, str):
+        return body.encode()
+    if hasattr(body, "read"):
+        return body.read()
+    return bytes(body)
+
+
+def moto_handler(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], bytes]:
+    """The entry point moto calls for every in-process KVS request."""
+    method = getattr(request, "method", "POST")
+    req = make_request(method, full_url, headers, _request_body(request))
+    response: ApiResponse = handle(req, backend_for)
+    try:
+        body = response.body_bytes()
+    finally:
+        if response.on_close:
+            response.on_close()
+    return response.status, dict(response.headers), body
+
+
+def reset_all() -> None:
+    """moto's reset: clears every moto backend, kvsmock's included."""
+    BackendDict.reset()
+
+
+# ----------------------------------------------------------------- install
+_installed = False
+_install_lock = threading.Lock()
+
+
+def _join_iterable_body(original):
+    @functools.wraps(original)
+    def get_response(self, request):
+        body = getattr(request, "body", None)
+        if body is not None and not isinstance(body, (bytes, bytearray, str)) and not hasattr(body, "read"):
+            request.body = b"".join(bytes(c) for c in body)
+            request.headers.pop("Transfer-Encoding", None)
+            request.headers["Content-Length"] = str(len(request.body))
+        return original(self, request)
+
+    get_response._kvsmock_patched = True  # type: ignore[attr-defined]
+    return get_response
+
+
+def install() -> None:
+    """Make moto serve KVS from kvsmock (idempotent)."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        import moto.kinesisvideo
+        import moto.kinesisvideoarchivedmedia
+
+        moto.kinesisvideo.kinesisvideo_backends = kinesisvideo_backends  # type: ignore[attr-defined]
+        moto.kinesisvideoarchivedmedia.kinesisvideoarchivedmedia_backends = kinesisvideo_backends  # type: ignore[attr-defined]
+        cb = custom_responses_mock.CallbackResponse
+        if not getattr(cb.get_response, "_kvsmock_patched", False):
+            cb.get_response = _join_iterable_body(cb.get_response)  # type: ignore[method-assign]
+        _installed = True
+
+
+def mock_kinesisvideo(func: Any = None, config: Any = None):
+    """Decorator and context manager: moto's ``mock_aws`` with kvsmock serving KVS.
+
+    Usable as ``@mock_kinesisvideo``, ``@mock_kinesisvideo()``, on classes,
+    and as ``with mock_kinesisvideo():``. Each use starts from fresh state.
+    """
+    install()
+    return moto.mock_aws(func) if func is not None else moto.mock_aws(config=config)

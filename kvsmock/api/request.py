@@ -1,0 +1,112 @@
+"""The request and response shapes the api layer works with.
+
+Requests reach kvsmock three ways: botocore's in-process stubber, moto's
+interception of ``requests``, and the werkzeug server. Each is turned into an
+:class:`ApiRequest` so that the handlers see one shape.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Mapping
+from urllib.parse import parse_qs, urlsplit
+
+from werkzeug.datastructures import Headers
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+_HOST_REGION = re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com")
+
+
+@dataclass
+class ApiRequest:
+    """One HTTP request to a KVS endpoint, whatever carried it."""
+
+    method: str
+    url: str
+    headers: Headers
+    #: The body: bytes when it has been read, else an iterator of byte chunks.
+    body: bytes | Iterable[bytes] = b""
+    #: Set by the server: its own base URL, which data endpoints point back at.
+    server_base_url: str | None = None
+    account_id: str = "123456789012"
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path or "/"
+
+    @property
+    def query(self) -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(urlsplit(self.url).query, keep_blank_values=True).items()}
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).netloc
+
+    def credential(self) -> tuple[str, str, str] | None:
+        """(access key, region, service) from a SigV4 header or presigned query."""
+        auth = self.headers.get("Authorization", "")
+        m = _CREDENTIAL.search(auth)
+        if m:
+            return m.group(1), m.group(2), m.group(3)
+        cred = self.query.get("X-Amz-Credential")
+        if cred:
+            parts = cred.split("/")
+            if len(parts) >= 5:
+                return parts[0], parts[2], parts[3]
+        return None
+
+    @property
+    def access_key(self) -> str | None:
+        cred = self.credential()
+        return cred[0] if cred else None
+
+    @property
+    def region(self) -> str:
+        cred = self.credential()
+        if cred:
+            return cred[1]
+        m = _HOST_REGION.search(self.host)
+        if m:
+            return m.group(1)
+        return "us-east-1"
+
+    def read_body(self) -> bytes:
+        if not isinstance(self.body, (bytes, bytearray)):
+            self.body = b"".join(self.body)
+        return bytes(self.body)
+
+    def iter_body(self) -> Iterator[bytes]:
+        if isinstance(self.body, (bytes, bytearray)):
+            if self.body:
+                yield bytes(self.body)
+            return
+        for chunk in self.body:
+            if chunk:
+                yield chunk
+
+
+@dataclass
+class ApiResponse:
+    """What a handler answers: a status, headers and a body (bytes or a stream of bytes)."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes | Iterable[bytes] = b""
+    #: Called once the body has been fully sent or abandoned.
+    on_close: Callable[[], None] | None = None
+
+    def body_bytes(self) -> bytes:
+        if isinstance(self.body, (bytes, bytearray)):
+            return bytes(self.body)
+        return b"".join(self.body)
+
+
+def headers_from(mapping: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Headers:
+    items = mapping.items() if hasattr(mapping, "items") else mapping
+    out = Headers()
+    for k, v in items:
+        out.add(k, v.decode("latin-1") if isinstance(v, bytes) else str(v))
+    return out

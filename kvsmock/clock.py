@@ -1,0 +1,51 @@
+"""The one clock of the emulator.
+
+All time in kvsmock comes from :func:`now`. It reads ``time.time()`` at call
+time, so freezegun (which replaces ``time.time``) moves kvsmock's time just
+as it moves moto's. The server can move its clock further with an offset.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+_lock = threading.Lock()
+_offset = 0.0
+
+
+def now() -> float:
+    """Current emulator time in epoch seconds."""
+    return time.time() + _offset
+
+
+def now_ms() -> int:
+    """Current emulator time in epoch milliseconds."""
+    return int(now() * 1000)
+
+
+def advance(seconds: float) -> float:
+    """Move the clock forward (or back, for negative values); returns the new time."""
+    global _offset
+    with _lock:
+        _offset += seconds
+    return now()
+
+
+def set_time(epoch_seconds: float) -> float:
+    """Make :func:`now` return ``epoch_seconds`` from here on (time keeps flowing)."""
+    global _offset
+    with _lock:
+        _offset = epoch_seconds - time.time()
+    return now()
+
+
+def reset() -> None:
+    """Back to the wall clock (or freezegun's clock)."""
+    global _offset
+    with _lock:
+        _offset = 0.0
+
+
+def offset() -> float:
+    return _offset

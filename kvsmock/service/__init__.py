@@ -1,0 +1,1 @@
+"""The service layer: streams, channels, configurations and their rules (no HTTP here)."""

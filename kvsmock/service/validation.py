@@ -1,0 +1,153 @@
+"""Input validation against the service's own model.
+
+The real service checks every request against the constraints of its API
+model (required members, lengths, patterns, enums, ranges) before any
+business rule, and answers ``InvalidArgumentException`` with AWS's usual
+"N validation error(s) detected" message. The constraints live in botocore's
+copy of that model, so this module reads them from there instead of
+repeating them by hand.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import botocore.session
+import regex
+
+from ..errors import InvalidArgumentException, SerializationException
+
+_SESSION = botocore.session.get_session()
+
+
+@functools.lru_cache(maxsize=None)
+def service_model(service: str):
+    return _SESSION.get_service_model(service)
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(pattern: str):
+    return regex.compile(pattern)
+
+
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _check(shape, value: Any, path: str, errors: list[str]) -> None:
+    t = shape.type_name
+    meta = shape.metadata
+    if t == "structure":
+        if not isinstance(value, dict):
+            raise SerializationException(f"Expected an object at '{path or 'input'}'")
+        for name in shape.required_members:
+            if value.get(name) is None:
+                errors.append(
+                    f"Value null at '{_join(path, name)}' failed to satisfy constraint: Member must not be null"
+                )
+        for name, member in shape.members.items():
+            if value.get(name) is not None:
+                _check(member, value[name], _join(path, name), errors)
+        return
+    if t == "list":
+        if not isinstance(value, list):
+            raise SerializationException(f"Expected a list at '{path}'")
+        _check_len(len(value), meta, path, value, errors, "length")
+        for i, item in enumerate(value):
+            if item is None:
+                errors.append(f"Value null at '{path}.{i + 1}.member' failed to satisfy constraint: Member must not be null")
+            else:
+                _check(shape.member, item, f"{path}.{i + 1}.member", errors)
+        return
+    if t == "map":
+        if not isinstance(value, dict):
+            raise SerializationException(f"Expected an object at '{path}'")
+        _check_len(len(value), meta, path, value, errors, "length")
+        for k, v in value.items():
+            _check(shape.key, k, f"{path}.key", errors)
+            if v is None:
+                errors.append(f"Value null at '{path}.{k}.value' failed to satisfy constraint: Member must not be null")
+            else:
+                _check(shape.value, v, f"{path}.{k}.value", errors)
+        return
+    if t == "string":
+        if not isinstance(value, str):
+            raise SerializationException(f"Expected a string at '{path}'")
+        enum = meta.get("enum")
+        if enum and value not in enum:
+            errors.append(
+                f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                f"Member must satisfy enum value set: [{', '.join(enum)}]"
+            )
+            return
+        _check_len(len(value), meta, path, value, errors, "length")
+        pattern = meta.get("pattern")
+        if pattern and not _compiled(pattern).fullmatch(value):
+            errors.append(
+                f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                f"Member must satisfy regular expression pattern: {pattern}"
+            )
+        return
+    if t in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            isinstance(value, float) and not value.is_integer()
+        ):
+            raise SerializationException(f"Expected an integer at '{path}'")
+        if "min" in meta and value < meta["min"]:
+            errors.append(
+                f"Value '{int(value)}' at '{path}' failed to satisfy constraint: "
+                f"Member must have value greater than or equal to {meta['min']}"
+            )
+        if "max" in meta and value > meta["max"]:
+            errors.append(
+                f"Value '{int(value)}' at '{path}' failed to satisfy constraint: "
+                f"Member must have value less than or equal to {meta['max']}"
+            )
+        return
+    if t == "boolean":
+        if not isinstance(value, bool):
+            raise SerializationException(f"Expected a boolean at '{path}'")
+        return
+    if t == "timestamp":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise SerializationException(f"Expected an epoch-seconds number at '{path}'")
+        return
+    if t in ("double", "float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SerializationException(f"Expected a number at '{path}'")
+        return
+    # blob and anything else: accept as given.
+
+
+def _check_len(n: int, meta: dict, path: str, value: Any, errors: list[str], what: str) -> None:
+    shown = value if isinstance(value, str) else "[...]"
+    if "min" in meta and n < meta["min"]:
+        errors.append(
+            f"Value '{shown}' at '{path}' failed to satisfy constraint: "
+            f"Member must have {what} greater than or equal to {meta['min']}"
+        )
+    if "max" in meta and n > meta["max"]:
+        errors.append(
+            f"Value '{shown}' at '{path}' failed to satisfy constraint: "
+            f"Member must have {what} less than or equal to {meta['max']}"
+        )
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{_camel(name)}" if path else _camel(name)
+
+
+def validate(service: str, operation: str, params: dict) -> None:
+    """Raise InvalidArgumentException if ``params`` break the model's constraints."""
+    op = service_model(service).operation_model(operation)
+    if op.input_shape is None:
+        return
+    errors: list[str] = []
+    _check(op.input_shape, params, "", errors)
+    if errors:
+        n = len(errors)
+        raise InvalidArgumentException(
+            f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(errors)
+        )
