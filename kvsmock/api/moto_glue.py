@@ -161,3 +161,17 @@ def mock_kinesisvideo(func: Any = None, config: Any = None):
     """
     install()
     return moto.mock_aws(func) if func is not None else moto.mock_aws(config=config)
+
+
+def moto_wsgi_app():
+    """moto's own server app, for every non-KVS request the kvsmock server gets."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return DomainDispatcherApplication(create_backend_app)
+
+
+def moto_request_handler():
+    """moto's werkzeug request handler (it keeps header names with underscores for S3)."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    return MotoRequestHandler

@@ -1,0 +1,177 @@
+"""kvsmock's pytest plugin (registered through the ``pytest11`` entry point).
+
+Fixtures:
+
+``kvs``
+    kvsmock active in-process for the test (moto's ``mock_aws`` with kvsmock
+    serving KVS), fresh state each test. Gives boto3 clients for every KVS
+    service, data endpoints already resolved: ``kvs.kinesisvideo``,
+    ``kvs.media(stream)``, ``kvs.archived_media(stream)``,
+    ``kvs.signaling(channel_arn)``, ``kvs.webrtc_storage(channel_arn)``, and
+    ``kvs.client(service)`` for any other service (S3, KMS, ...).
+
+``kvs_server``
+    one ``kvsmock server`` process on a free loopback port for the whole
+    session; each test that asks for it gets it with state reset. Has
+    ``.endpoint_url``, ``.client(service)``, the same ``media`` /
+    ``archived_media`` / ``signaling`` / ``webrtc_storage`` helpers,
+    ``.reset()`` and ``.advance_clock(seconds)``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+DEFAULT_REGION = "us-east-1"
+_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+_MEDIA_APIS = {
+    "kinesis-video-media": "GET_MEDIA",
+    "kinesis-video-archived-media": "LIST_FRAGMENTS",
+}
+
+
+class _KvsClients:
+    """boto3 clients for the KVS services, with data endpoints resolved."""
+
+    endpoint_url: str | None = None
+
+    def __init__(self, region_name: str = DEFAULT_REGION):
+        self.region_name = region_name
+        self._control = None
+
+    def client(self, service: str, region_name: str | None = None, **kwargs: Any):
+        kwargs.setdefault("region_name", region_name or self.region_name)
+        if self.endpoint_url and "endpoint_url" not in kwargs:
+            kwargs["endpoint_url"] = self.endpoint_url
+        for key, value in _CREDENTIALS.items():
+            kwargs.setdefault(key, value)
+        return boto3.client(service, **kwargs)
+
+    @property
+    def kinesisvideo(self):
+        """The control-plane client (made once per fixture)."""
+        if self._control is None:
+            self._control = self.client("kinesisvideo")
+        return self._control
+
+    def data_endpoint(self, stream_name: str, api_name: str) -> str:
+        return self.kinesisvideo.get_data_endpoint(StreamName=stream_name, APIName=api_name)["DataEndpoint"]
+
+    def media(self, stream_name: str):
+        """A kinesis-video-media client on the stream's GET_MEDIA endpoint."""
+        return self.client("kinesis-video-media", endpoint_url=self.data_endpoint(stream_name, "GET_MEDIA"))
+
+    def archived_media(self, stream_name: str, api_name: str = "LIST_FRAGMENTS"):
+        """A kinesis-video-archived-media client on the stream's data endpoint."""
+        return self.client("kinesis-video-archived-media", endpoint_url=self.data_endpoint(stream_name, api_name))
+
+    def _channel_endpoint(self, channel_arn: str, protocol: str, role: str = "MASTER") -> str:
+        endpoints = self.kinesisvideo.get_signaling_channel_endpoint(
+            ChannelARN=channel_arn,
+            SingleMasterChannelEndpointConfiguration={"Protocols": [protocol], "Role": role},
+        )["ResourceEndpointList"]
+        return endpoints[0]["ResourceEndpoint"]
+
+    def signaling(self, channel_arn: str, role: str = "MASTER"):
+        return self.client("kinesis-video-signaling", endpoint_url=self._channel_endpoint(channel_arn, "HTTPS", role))
+
+    def webrtc_storage(self, channel_arn: str):
+        return self.client("kinesis-video-webrtc-storage", endpoint_url=self._channel_endpoint(channel_arn, "WEBRTC"))
+
+
+class InProcessKvs(_KvsClients):
+    """What the ``kvs`` fixture gives: kvsmock in-process, mock active."""
+
+
+class KvsServer(_KvsClients):
+    """A ``kvsmock server`` subprocess on a loopback port."""
+
+    def __init__(self, port: int | None = None, extra_args: list[str] | None = None):
+        super().__init__()
+        self.port = port or free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        args = [sys.executable, "-m", "kvsmock", "server", "--port", str(self.port), *(extra_args or [])]
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                out = self.process.stdout.read().decode(errors="replace") if self.process.stdout else ""
+                raise RuntimeError(f"kvsmock server exited early:\n{out}")
+            try:
+                if requests.get(f"{self.endpoint_url}/_kvsmock/health", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("kvsmock server did not become ready")
+
+    def reset(self) -> None:
+        requests.post(f"{self.endpoint_url}/_kvsmock/reset", timeout=10).raise_for_status()
+
+    def advance_clock(self, seconds: float) -> float:
+        r = requests.post(f"{self.endpoint_url}/_kvsmock/clock", json={"advance": seconds}, timeout=10)
+        r.raise_for_status()
+        return r.json()["now"]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout:
+            self.process.stdout.close()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def kvs(monkeypatch):
+    """kvsmock active in-process for this test, with fresh state."""
+    from kvsmock import mock_kinesisvideo
+
+    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    with mock_kinesisvideo():
+        yield InProcessKvs()
+
+
+@pytest.fixture(scope="session")
+def _kvs_server_process():
+    server = KvsServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def kvs_server(_kvs_server_process):
+    """The session's kvsmock server, with its state reset for this test."""
+    _kvs_server_process.reset()
+    yield _kvs_server_process
+    requests.post(f"{_kvs_server_process.endpoint_url}/_kvsmock/clock", json={"reset": True}, timeout=10)
+
+
+__all__ = ["InProcessKvs", "KvsServer", "free_port", "kvs", "kvs_server"]
+
+# Keep AWS SDK calls in tests from reaching for real credentials files.
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")

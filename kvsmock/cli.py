@@ -1,0 +1,53 @@
+"""The ``kvsmock`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+
+def _tls_context(args: argparse.Namespace):
+    if args.tls == "adhoc":
+        return "adhoc"
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            raise SystemExit("kvsmock: --tls-cert and --tls-key go together")
+        for path in (args.tls_cert, args.tls_key):
+            if not os.path.isfile(path):
+                raise SystemExit(f"kvsmock: no such file: {path}")
+        return (args.tls_cert, args.tls_key)
+    return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kvsmock", description="A local emulator of Amazon Kinesis Video Streams.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    server = sub.add_parser("server", help="run the standalone server (every KVS API and moto's services on one port)")
+    server.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    server.add_argument("--port", type=int, default=4567, help="port to listen on (default 4567; 0 picks a free one)")
+    server.add_argument(
+        "--public-url",
+        help="base URL that clients reach the server at, when it sits behind another address; "
+        "GetDataEndpoint and session URLs point there",
+    )
+    server.add_argument("--tls-cert", help="PEM certificate file, to serve HTTPS")
+    server.add_argument("--tls-key", help="PEM private key file for --tls-cert")
+    server.add_argument("--tls", choices=["adhoc"], help="'adhoc': serve HTTPS with a fresh self-signed certificate")
+    server.add_argument("--log-level", default="WARNING", help="Python log level (default WARNING)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.command == "server":
+        from .server.run import serve
+
+        return serve(args.host, args.port, args.public_url, _tls_context(args))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""The server's WSGI application.
+
+A request goes to kvsmock when it is signed for the ``kinesisvideo`` service
+(every KVS SDK signs with that name), or is unsigned and aimed at a KVS path
+(HLS/DASH session URLs, browsers); ``/_kvsmock/*`` is the server's own
+control API; everything else goes to moto's server app, so S3, KMS, SNS and
+the rest answer on the same port.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any, Callable, Iterable
+
+from werkzeug.wrappers import Request
+
+from .. import clock
+from ..api.dispatch import is_kvs_path, handle
+from ..api.moto_glue import backend_for, make_request, moto_wsgi_app, reset_all
+from ..api.request import ApiResponse
+from .cors import cors_headers, with_cors
+
+KVS_PREFIXES = ("/hls/", "/dash/")
+
+
+def _status_line(code: int) -> str:
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"{code} Unknown"
+
+
+class _Body:
+    """A WSGI response body that runs a callback when the server is done with it."""
+
+    def __init__(self, parts: Iterable[bytes], on_close: Callable[[], None] | None):
+        self._parts = parts
+        self._on_close = on_close
+
+    def __iter__(self):
+        return iter(self._parts)
+
+    def close(self) -> None:
+        close = getattr(self._parts, "close", None)
+        if close:
+            close()
+        if self._on_close:
+            self._on_close()
+
+
+class KvsServerApp:
+    """WSGI app serving KVS, the ``/_kvsmock`` control API and moto's services."""
+
+    def __init__(self, public_url: str | None = None):
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self._moto = moto_wsgi_app()
+
+    # ------------------------------------------------------------ routing
+    @staticmethod
+    def is_kvs_request(request: Request) -> bool:
+        auth = request.headers.get("Authorization", "")
+        if "Credential=" in auth:
+            return "/kinesisvideo/aws4_request" in auth
+        credential = request.args.get("X-Amz-Credential")
+        if credential:
+            return "/kinesisvideo/" in credential
+        return is_kvs_path(request.path) or request.path.startswith(KVS_PREFIXES)
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        request = Request(environ)
+        if request.method == "OPTIONS":
+            start_response("200 OK", cors_headers(environ) + [("Content-Length", "0")])
+            return [b""]
+        if request.path.startswith("/_kvsmock/"):
+            return self._send(environ, start_response, self._control(request))
+        if self.is_kvs_request(request):
+            base_url = self.public_url or request.host_url.rstrip("/")
+            req = make_request(request.method, request.url, request.headers, request.get_data(), server_base_url=base_url)
+            return self._send(environ, start_response, handle(req, backend_for))
+
+        def start_with_cors(status, headers, exc_info=None):
+            return start_response(status, with_cors(environ, list(headers)), exc_info)
+
+        return self._moto(environ, start_with_cors)
+
+    def _send(self, environ: dict, start_response: Callable, response: ApiResponse) -> Any:
+        headers = with_cors(environ, list(response.headers.items()))
+        if isinstance(response.body, (bytes, bytearray)):
+            headers.append(("Content-Length", str(len(response.body))))
+            start_response(_status_line(response.status), headers)
+            return _Body([bytes(response.body)], response.on_close)
+        start_response(_status_line(response.status), headers)
+        return _Body(response.body, response.on_close)
+
+    # ------------------------------------------------------- control API
+    def _control(self, request: Request) -> ApiResponse:
+        path = request.path
+        if path == "/_kvsmock/health" and request.method in ("GET", "HEAD"):
+            return _json(200, {"status": "ready"})
+        if path == "/_kvsmock/reset" and request.method == "POST":
+            reset_all()
+            clock.reset()
+            return _json(200, {"status": "reset"})
+        if path == "/_kvsmock/clock":
+            if request.method == "GET":
+                return _json(200, {"now": clock.now(), "offset": clock.offset()})
+            if request.method == "POST":
+                return self._move_clock(request)
+        return _json(404, {"Message": f"No control endpoint at {request.method} {path}."})
+
+    @staticmethod
+    def _move_clock(request: Request) -> ApiResponse:
+        try:
+            payload = json.loads(request.get_data() or b"{}")
+            if not isinstance(payload, dict):
+                raise ValueError
+            if "set" in payload:
+                clock.set_time(float(payload["set"]))
+            elif "advance" in payload:
+                clock.advance(float(payload["advance"]))
+            elif payload.get("reset"):
+                clock.reset()
+            else:
+                raise ValueError
+        except (ValueError, TypeError):
+            return _json(400, {"Message": 'Send {"advance": seconds}, {"set": epoch_seconds} or {"reset": true}.'})
+        return _json(200, {"now": clock.now(), "offset": clock.offset()})
+
+
+def _json(status: int, payload: dict) -> ApiResponse:
+    return ApiResponse(status=status, headers={"Content-Type": "application/json"}, body=json.dumps(payload).encode())
