@@ -175,3 +175,21 @@ def moto_request_handler():
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     return MotoRequestHandler
+
+
+def uninstall() -> None:
+    """Give moto back its own kinesisvideo backends (used by the benchmarks to compare)."""
+    global _installed
+    with _install_lock:
+        if not _installed:
+            return
+        import moto.kinesisvideo
+        import moto.kinesisvideo.models
+        import moto.kinesisvideoarchivedmedia
+        import moto.kinesisvideoarchivedmedia.models
+
+        moto.kinesisvideo.kinesisvideo_backends = moto.kinesisvideo.models.kinesisvideo_backends  # type: ignore[attr-defined]
+        moto.kinesisvideoarchivedmedia.kinesisvideoarchivedmedia_backends = (  # type: ignore[attr-defined]
+            moto.kinesisvideoarchivedmedia.models.kinesisvideoarchivedmedia_backends
+        )
+        _installed = False
