@@ -10,6 +10,11 @@ Fixtures:
     ``kvs.signaling(channel_arn)``, ``kvs.webrtc_storage(channel_arn)``, and
     ``kvs.client(service)`` for any other service (S3, KMS, ...).
 
+``kvs_stream``
+    a fresh stream (in-process, inside ``kvs``) already holding a few
+    seconds of sample H.264 video put with PutMedia: ``.name``, ``.arn``,
+    ``.media`` (the MKV bytes uploaded), ``.acks`` (the ACK events).
+
 ``kvs_server``
     one ``kvsmock server`` process on a free loopback port for the whole
     session; each test that asks for it gets it with state reset. Has
@@ -32,6 +37,7 @@ import pytest
 import requests
 
 DEFAULT_REGION = "us-east-1"
+GET_MEDIA_IDLE_SECONDS = 1.0
 _CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 _MEDIA_APIS = {
@@ -56,6 +62,10 @@ class _KvsClients:
         for key, value in _CREDENTIALS.items():
             kwargs.setdefault(key, value)
         return boto3.client(service, **kwargs)
+
+    def session(self) -> boto3.Session:
+        """A boto3 session with the fixture's test credentials and region."""
+        return boto3.Session(region_name=self.region_name, **_CREDENTIALS)
 
     @property
     def kinesisvideo(self):
@@ -100,7 +110,12 @@ class KvsServer(_KvsClients):
         super().__init__()
         self.port = port or free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
-        args = [sys.executable, "-m", "kvsmock", "server", "--port", str(self.port), *(extra_args or [])]
+        args = [sys.executable, "-m", "kvsmock", "server", "--port", str(self.port)]
+        extra = list(extra_args or [])
+        if "--get-media-idle-timeout" not in extra:
+            # A caught-up GetMedia ends after this many idle seconds, so tests never block.
+            extra += ["--get-media-idle-timeout", str(GET_MEDIA_IDLE_SECONDS)]
+        args += extra
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self._wait_ready()
 
@@ -156,6 +171,30 @@ def kvs(monkeypatch):
         yield InProcessKvs()
 
 
+class SampleStream:
+    """What ``kvs_stream`` gives: a stream and what was put into it."""
+
+    def __init__(self, name: str, arn: str, media: bytes, acks: list[dict]):
+        self.name, self.arn, self.media, self.acks = name, arn, media, acks
+
+
+_SAMPLE_MEDIA: dict[str, bytes] = {}
+
+
+@pytest.fixture
+def kvs_stream(kvs):
+    """A fresh stream holding 6 seconds of sample video (three 2-second fragments)."""
+    from kvsmock import put_media, sample_mkv
+
+    media = _SAMPLE_MEDIA.get("default")
+    if media is None:
+        media = _SAMPLE_MEDIA["default"] = sample_mkv(duration_s=6, fragment_s=2)
+    name = "kvsmock-sample-stream"
+    arn = kvs.kinesisvideo.create_stream(StreamName=name, DataRetentionInHours=24, MediaType="video/h264")["StreamARN"]
+    acks = put_media(name, media=media, region_name=kvs.region_name, timecode_type="RELATIVE")
+    return SampleStream(name, arn, media, acks)
+
+
 @pytest.fixture(scope="session")
 def _kvs_server_process():
     server = KvsServer()
@@ -171,7 +210,7 @@ def kvs_server(_kvs_server_process):
     requests.post(f"{_kvs_server_process.endpoint_url}/_kvsmock/clock", json={"reset": True}, timeout=10)
 
 
-__all__ = ["InProcessKvs", "KvsServer", "free_port", "kvs", "kvs_server"]
+__all__ = ["InProcessKvs", "KvsServer", "SampleStream", "free_port", "kvs", "kvs_server", "kvs_stream"]
 
 # Keep AWS SDK calls in tests from reaching for real credentials files.
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")

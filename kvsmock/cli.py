@@ -35,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--tls-cert", help="PEM certificate file, to serve HTTPS")
     server.add_argument("--tls-key", help="PEM private key file for --tls-cert")
     server.add_argument("--tls", choices=["adhoc"], help="'adhoc': serve HTTPS with a fresh self-signed certificate")
+    server.add_argument(
+        "--get-media-idle-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="end a GetMedia that has caught up after this many seconds without a new fragment "
+        "(default: keep waiting, as the service does, up to the 45-minute session limit)",
+    )
     server.add_argument("--log-level", default="WARNING", help="Python log level (default WARNING)")
     return parser
 
@@ -43,8 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.command == "server":
+        from .api.media import SETTINGS
         from .server.run import serve
 
+        if args.get_media_idle_timeout is not None:
+            if args.get_media_idle_timeout <= 0:
+                raise SystemExit("kvsmock: --get-media-idle-timeout must be positive")
+            SETTINGS["get_media_idle_timeout"] = args.get_media_idle_timeout
         return serve(args.host, args.port, args.public_url, _tls_context(args))
     return 2
 

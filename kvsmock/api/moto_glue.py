@@ -32,6 +32,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.base_backend import BackendDict, BaseBackend
 
 from ..service.backend import KinesisVideoService
+from . import archived_media as _archived_media  # noqa: F401  (registers ListFragments, GetMediaForFragmentList)
+from . import media as _media  # noqa: F401  (registers PutMedia and GetMedia)
 from .dispatch import handle
 from .request import ApiRequest, ApiResponse, headers_from
 
@@ -80,7 +82,14 @@ def account_id_for(headers, access_key: str | None) -> str:
 
 
 def make_request(method: str, url: str, headers, body, server_base_url: str | None = None) -> ApiRequest:
-    req = ApiRequest(method=method, url=url, headers=headers_from(headers), body=body, server_base_url=server_base_url)
+    req = ApiRequest(
+        method=method,
+        url=url,
+        headers=headers_from(headers),
+        body=body,
+        server_base_url=server_base_url,
+        streaming=server_base_url is not None,
+    )
     req.account_id = account_id_for(req.headers, req.access_key)
     return req
 

@@ -30,6 +30,8 @@ class ApiRequest:
     body: bytes | Iterable[bytes] = b""
     #: Set by the server: its own base URL, which data endpoints point back at.
     server_base_url: str | None = None
+    #: True in the server: the body is read while the response streams.
+    streaming: bool = False
     account_id: str = "123456789012"
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 

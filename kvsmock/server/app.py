@@ -49,6 +49,16 @@ class _Body:
             self._on_close()
 
 
+def _body_pieces(request: Request, size: int = 64 * 1024) -> Iterable[bytes]:
+    """The request body as it arrives (chunked uploads included), in pieces."""
+    stream = request.stream
+    while True:
+        piece = stream.read1(size) if hasattr(stream, "read1") else stream.read(size)
+        if not piece:
+            return
+        yield piece
+
+
 class KvsServerApp:
     """WSGI app serving KVS, the ``/_kvsmock`` control API and moto's services."""
 
@@ -76,7 +86,7 @@ class KvsServerApp:
             return self._send(environ, start_response, self._control(request))
         if self.is_kvs_request(request):
             base_url = self.public_url or request.host_url.rstrip("/")
-            req = make_request(request.method, request.url, request.headers, request.get_data(), server_base_url=base_url)
+            req = make_request(request.method, request.url, request.headers, _body_pieces(request), server_base_url=base_url)
             return self._send(environ, start_response, handle(req, backend_for))
 
         def start_with_cors(status, headers, exc_info=None):

@@ -162,6 +162,7 @@ class KinesisVideoService:
                         channel.storage_status = "DISABLED"
             stream.status = "DELETING"
             del self.streams[stream.name]
+            stream.store.wake_all()  # live readers notice the stream is gone
             return {}
 
     def update_stream(self, p: dict[str, Any]) -> dict[str, Any]:

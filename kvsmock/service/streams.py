@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidArgumentException, ResourceInUseException, VersionMismatchException
+from .fragments import FragmentStore
 from .identifiers import new_version, short_id
 from .tags import TagSet
 
@@ -41,6 +42,14 @@ class Stream:
     #: ARN of the signaling channel whose media storage maps to this stream.
     mapped_channel_arn: str | None = None
     edge: Any = None
+    store: FragmentStore = field(init=False)
+    #: Open PutMedia connections (the service allows one per stream).
+    put_media_connections: int = 0
+    #: Open GetMedia connections (the service allows three per stream).
+    get_media_connections: int = 0
+
+    def __post_init__(self) -> None:
+        self.store = FragmentStore(seed=int(short_id(self.arn), 16))
 
     @property
     def endpoint_id(self) -> str:

@@ -1,0 +1,63 @@
+"""Archived media: ListFragments and GetMediaForFragmentList."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import InvalidArgumentException, ResourceNotFoundException
+from ..service.backend import KinesisVideoService
+from ..service.pagination import paginate
+from .dispatch import HANDLERS
+from .media import chunk_for
+from .request import ApiRequest, ApiResponse
+
+DEFAULT_LIST_FRAGMENTS = 1000
+
+
+def _persisted(stream):
+    return [f for f in stream.store.snapshot() if f.persisted]
+
+
+def list_fragments(backend: KinesisVideoService, req: ApiRequest, params: dict[str, Any]) -> dict[str, Any]:
+    stream = backend.find_stream(params)
+    fragments = _persisted(stream)
+    selector = params.get("FragmentSelector")
+    if selector is not None:  # applied again on later pages: the token only marks where the last one ended
+        ts_range = selector["TimestampRange"]
+        start, end = float(ts_range["StartTimestamp"]), float(ts_range["EndTimestamp"])
+        if end < start:
+            raise InvalidArgumentException("EndTimestamp must not be earlier than StartTimestamp.")
+        producer = selector["FragmentSelectorType"] == "PRODUCER_TIMESTAMP"
+        fragments = [
+            f for f in fragments if start <= (f.producer_timestamp if producer else f.server_timestamp) <= end
+        ]
+    page, token = paginate(
+        fragments, lambda f: f.number, params.get("MaxResults", DEFAULT_LIST_FRAGMENTS), params.get("NextToken"), "fragments"
+    )
+    out: dict[str, Any] = {"Fragments": [f.list_entry() for f in page]}
+    if token:
+        out["NextToken"] = token
+    return out
+
+
+def get_media_for_fragment_list(
+    backend: KinesisVideoService, req: ApiRequest, params: dict[str, Any]
+) -> ApiResponse:
+    stream = backend.find_stream(params)
+    chosen = []
+    for number in params["Fragments"]:
+        fragment = stream.store.by_number(number)
+        if fragment is None or not fragment.persisted:
+            raise ResourceNotFoundException(f"The fragment {number} is not found in the stream {stream.name}.")
+        chosen.append(fragment)
+
+    def pieces():
+        for fragment in chosen:
+            yield b"".join(chunk_for(fragment))
+
+    headers = {"Content-Type": "video/webm", "x-amzn-RequestId": req.request_id}
+    return ApiResponse(200, headers, pieces() if req.streaming else b"".join(pieces()))
+
+
+HANDLERS["ListFragments"] = list_fragments
+HANDLERS["GetMediaForFragmentList"] = get_media_for_fragment_list

@@ -1,0 +1,226 @@
+"""The live media endpoints: PutMedia (ACK event stream) and GetMedia (MKV chunks).
+
+In the server both stream for real: PutMedia answers ACKs while the upload is
+still arriving, and a GetMedia that has caught up waits for new fragments.
+In-process a call returns what is available when it is made.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterator
+
+from .. import clock
+from ..errors import ConnectionLimitExceededException, InvalidArgumentException, ResourceNotFoundException
+from ..media import chunk_pieces
+from ..service.backend import KinesisVideoService
+from ..service.fragments import StoredFragment, millis_behind_now
+from ..service.put_media import PutMediaSession
+from ..service.streams import Stream
+from .dispatch import HANDLERS, RAW_ROUTES, BackendLookup
+from .request import ApiRequest, ApiResponse
+
+#: Server settings, set by the server at start-up.
+SETTINGS = {
+    # Seconds a caught-up GetMedia waits for a new fragment before ending (None: up to the session limit).
+    "get_media_idle_timeout": None,
+    # The longest a GetMedia or PutMedia connection may stay open.
+    "session_limit_seconds": 45 * 60,
+    # Seconds between IDLE ACKs while a PutMedia connection is quiet.
+    "put_media_idle_interval": 2.0,
+    # Seconds without data after which the service closes a PutMedia request.
+    "put_media_idle_close": 30.0,
+}
+MAX_GET_MEDIA_CONNECTIONS = 3
+
+
+# ------------------------------------------------------------------ PutMedia
+def _put_media_target(req: ApiRequest) -> dict[str, str]:
+    name = req.headers.get("x-amzn-stream-name")
+    arn = req.headers.get("x-amzn-stream-arn")
+    if bool(name) == bool(arn):
+        raise InvalidArgumentException("Send exactly one of the x-amzn-stream-name and x-amzn-stream-arn headers.")
+    return {"StreamName": name} if name else {"StreamARN": arn}
+
+
+def _timecode_settings(req: ApiRequest) -> tuple[str, Decimal]:
+    timecode_type = req.headers.get("x-amzn-fragment-timecode-type", "")
+    if timecode_type not in ("ABSOLUTE", "RELATIVE"):
+        raise InvalidArgumentException(
+            "The x-amzn-fragment-timecode-type header must be ABSOLUTE or RELATIVE."
+        )
+    raw = req.headers.get("x-amzn-producer-start-timestamp", "0") or "0"
+    try:
+        start = Decimal(raw)
+        if not start.is_finite() or start < 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        raise InvalidArgumentException(
+            f"The x-amzn-producer-start-timestamp header '{raw}' is not epoch seconds."
+        ) from None
+    return timecode_type, start
+
+
+def _ack_line(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, separators=(",", ":")).encode() + b"\n"
+
+
+def put_media(backend_for: BackendLookup, req: ApiRequest) -> ApiResponse:
+    if req.method != "POST":
+        raise InvalidArgumentException("PutMedia takes POST.")
+    target = _put_media_target(req)
+    timecode_type, start = _timecode_settings(req)
+    backend = backend_for(req.account_id, req.region)
+    stream = backend.find_stream(target)
+    if stream.status != "ACTIVE":
+        raise ResourceNotFoundException("The requested stream is not found or not active.")
+    with backend.lock:
+        if stream.put_media_connections >= 1:
+            raise ConnectionLimitExceededException(
+                f"The stream {stream.name} already has a PutMedia connection; only one is allowed."
+            )
+        stream.put_media_connections += 1
+
+    def release() -> None:
+        with backend.lock:
+            stream.put_media_connections -= 1
+
+    session = PutMediaSession(stream, timecode_type, start)
+    headers = {"Content-Type": "application/json", "x-amzn-RequestId": req.request_id}
+    if not req.streaming:
+        try:
+            acks = []
+            for piece in req.iter_body():
+                acks += session.feed(piece)
+            acks += session.close()
+        finally:
+            release()
+        return ApiResponse(200, headers, b"".join(_ack_line(a) for a in acks))
+    return ApiResponse(200, headers, _streamed_acks(session, req), on_close=release)
+
+
+def _streamed_acks(session: PutMediaSession, req: ApiRequest) -> Iterator[bytes]:
+    """ACK lines sent while the body is still being read (server mode)."""
+    events: queue.Queue = queue.Queue()
+    last_data = [clock.now()]
+
+    def read_body() -> None:
+        try:
+            for piece in req.iter_body():
+                last_data[0] = clock.now()
+                for event in session.feed(piece):
+                    events.put(event)
+                if session.ended:
+                    break
+            for event in session.close():
+                events.put(event)
+        except Exception:  # the client went away or sent a broken chunked body
+            if not session.ended:
+                session.ended = True
+                events.put(session.read_error())
+        finally:
+            events.put(None)
+
+    threading.Thread(target=read_body, name="kvsmock-putmedia", daemon=True).start()
+    yield b""  # send the 200 and headers at once, as the service does
+    while True:
+        try:
+            event = events.get(timeout=SETTINGS["put_media_idle_interval"])
+        except queue.Empty:
+            if clock.now() - last_data[0] >= SETTINGS["put_media_idle_close"]:
+                return
+            yield _ack_line(session.idle())
+            continue
+        if event is None:
+            return
+        yield _ack_line(event)
+
+
+# ------------------------------------------------------------------ GetMedia
+def chunk_for(fragment: StoredFragment, trailing: bool = True) -> list[bytes]:
+    """The GetMedia chunk of one stored fragment."""
+    return chunk_pieces(
+        fragment.header.ebml_header,
+        fragment.header.segment_header,
+        fragment.cluster,
+        fragment.tags_after,
+        fragment_number=fragment.number,
+        server_timestamp=fragment.server_timestamp,
+        producer_timestamp=fragment.producer_timestamp,
+        millis_behind_now=millis_behind_now(fragment) if trailing else None,
+        continuation_token=fragment.number if trailing else None,
+    )
+
+
+def _start_index(stream: Stream, selector: dict[str, Any]) -> int:
+    kind = selector["StartSelectorType"]
+    store = stream.store
+    if kind == "EARLIEST":
+        return 0
+    if kind == "NOW":
+        return max(len(store) - 1, 0)
+    if kind == "FRAGMENT_NUMBER":
+        number = selector.get("AfterFragmentNumber")
+        if not number:
+            raise InvalidArgumentException("AfterFragmentNumber is required with StartSelectorType FRAGMENT_NUMBER.")
+        return store.after_number(number)
+    if kind == "CONTINUATION_TOKEN":
+        token = selector.get("ContinuationToken")
+        if not token:
+            raise InvalidArgumentException("ContinuationToken is required with StartSelectorType CONTINUATION_TOKEN.")
+        return store.after_number(token)
+    timestamp = selector.get("StartTimestamp")
+    if timestamp is None:
+        raise InvalidArgumentException(f"StartTimestamp is required with StartSelectorType {kind}.")
+    return store.index_at_timestamp(float(timestamp), producer=kind == "PRODUCER_TIMESTAMP")
+
+
+def get_media(backend: KinesisVideoService, req: ApiRequest, params: dict[str, Any]) -> ApiResponse:
+    stream = backend.find_stream(params)
+    if stream.status != "ACTIVE":
+        raise ResourceNotFoundException("The requested stream is not found or not active.")
+    start = _start_index(stream, params["StartSelector"])
+    headers = {"Content-Type": "video/webm", "x-amzn-RequestId": req.request_id}
+    if not req.streaming:
+        pieces: list[bytes] = []
+        for fragment in stream.store.snapshot()[start:]:
+            pieces += chunk_for(fragment)
+        return ApiResponse(200, headers, b"".join(pieces))
+    with backend.lock:
+        if stream.get_media_connections >= MAX_GET_MEDIA_CONNECTIONS:
+            raise ConnectionLimitExceededException(
+                f"The stream {stream.name} already has {MAX_GET_MEDIA_CONNECTIONS} GetMedia connections."
+            )
+        stream.get_media_connections += 1
+
+    def release() -> None:
+        with backend.lock:
+            stream.get_media_connections -= 1
+
+    return ApiResponse(200, headers, _tail(stream, start), on_close=release)
+
+
+def _tail(stream: Stream, index: int) -> Iterator[bytes]:
+    """Chunks from ``index`` on, then new ones as they arrive (server mode)."""
+    store = stream.store
+    opened = clock.now()
+    idle = SETTINGS["get_media_idle_timeout"]
+    yield b""
+    while True:
+        fragments = store.snapshot()
+        while index < len(fragments):
+            yield b"".join(chunk_for(fragments[index]))
+            index += 1
+        if stream.status != "ACTIVE":
+            return
+        remaining = SETTINGS["session_limit_seconds"] - (clock.now() - opened)
+        wait = remaining if idle is None else min(idle, remaining)
+        if wait <= 0 or not store.wait_for_new(index, timeout=wait):
+            return
+
+
+RAW_ROUTES["/putMedia"] = put_media
+HANDLERS["GetMedia"] = get_media
