@@ -29,6 +29,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -116,15 +117,16 @@ class KvsServer(_KvsClients):
             # A caught-up GetMedia ends after this many idle seconds, so tests never block.
             extra += ["--get-media-idle-timeout", str(GET_MEDIA_IDLE_SECONDS)]
         args += extra
-        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # The server's log goes to a file: a pipe nobody drains would fill up and stall it.
+        self.log = tempfile.NamedTemporaryFile(prefix="kvsmock-server-", suffix=".log", delete=False)
+        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                out = self.process.stdout.read().decode(errors="replace") if self.process.stdout else ""
-                raise RuntimeError(f"kvsmock server exited early:\n{out}")
+                raise RuntimeError(f"kvsmock server exited early:\n{self.read_log()}")
             try:
                 if requests.get(f"{self.endpoint_url}/_kvsmock/health", timeout=1).ok:
                     return
@@ -133,6 +135,10 @@ class KvsServer(_KvsClients):
             time.sleep(0.1)
         self.stop()
         raise RuntimeError("kvsmock server did not become ready")
+
+    def read_log(self) -> str:
+        with open(self.log.name, "rb") as f:
+            return f.read().decode(errors="replace")
 
     def reset(self) -> None:
         requests.post(f"{self.endpoint_url}/_kvsmock/reset", timeout=10).raise_for_status()
@@ -150,8 +156,11 @@ class KvsServer(_KvsClients):
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
+        self.log.close()
+        try:
+            os.unlink(self.log.name)
+        except OSError:
+            pass
 
 
 def free_port() -> int:

@@ -13,6 +13,7 @@ import json
 from http import HTTPStatus
 from typing import Any, Callable, Iterable
 
+from werkzeug.serving import DechunkedInput
 from werkzeug.wrappers import Request
 
 from .. import clock
@@ -50,13 +51,39 @@ class _Body:
 
 
 def _body_pieces(request: Request, size: int = 64 * 1024) -> Iterable[bytes]:
-    """The request body as it arrives (chunked uploads included), in pieces."""
+    """The request body as it arrives, in pieces.
+
+    A chunked upload is yielded chunk by chunk as each arrives: werkzeug's own
+    de-chunking stream fills its whole read buffer before returning, which
+    would hold the last bytes of a PutMedia fragment until more data came.
+    """
+    raw = request.environ.get("wsgi.input")
+    if isinstance(raw, DechunkedInput):
+        yield from _chunks(raw, size)
+        return
     stream = request.stream
     while True:
-        piece = stream.read1(size) if hasattr(stream, "read1") else stream.read(size)
+        piece = stream.read(size)
         if not piece:
             return
         yield piece
+
+
+def _chunks(dechunked: DechunkedInput, size: int) -> Iterable[bytes]:
+    rfile = dechunked._rfile  # the socket file under werkzeug's dev-server de-chunker
+    while True:
+        remaining = dechunked.read_chunk_len()
+        if remaining == 0:
+            while rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                pass  # trailers, then the final CRLF
+            return
+        while remaining > 0:
+            piece = rfile.read(min(remaining, size))  # the client has sent this chunk: no wait beyond it
+            if not piece:
+                raise OSError("the connection closed inside a chunk")
+            remaining -= len(piece)
+            yield piece
+        rfile.readline(16)  # the CRLF closing the chunk
 
 
 class KvsServerApp:
