@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # werkzeug sets its own logger to INFO (a line per request) unless told otherwise;
+    # --log-level governs it too.
+    logging.getLogger("werkzeug").setLevel(args.log_level.upper())
     if args.command == "server":
         from .api.media import SETTINGS
         from .server.run import serve

@@ -90,6 +90,8 @@ def parse_json_body(req: ApiRequest) -> dict[str, Any]:
         params = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise SerializationException("The request body is not valid JSON.") from None
+    except RecursionError:  # nesting deeper than the JSON parser goes
+        raise SerializationException("The request body nests too deeply.") from None
     if not isinstance(params, dict):
         raise SerializationException("The request body must be a JSON object.")
     return params

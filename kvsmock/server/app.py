@@ -10,6 +10,7 @@ the rest answer on the same port.
 from __future__ import annotations
 
 import json
+import math
 from http import HTTPStatus
 from typing import Any, Callable, Iterable
 
@@ -153,9 +154,9 @@ class KvsServerApp:
             if not isinstance(payload, dict):
                 raise ValueError
             if "set" in payload:
-                clock.set_time(float(payload["set"]))
+                clock.set_time(_finite(payload["set"]))
             elif "advance" in payload:
-                clock.advance(float(payload["advance"]))
+                clock.advance(_finite(payload["advance"]))
             elif payload.get("reset"):
                 clock.reset()
             else:
@@ -163,6 +164,14 @@ class KvsServerApp:
         except (ValueError, TypeError):
             return _json(400, {"Message": 'Send {"advance": seconds}, {"set": epoch_seconds} or {"reset": true}.'})
         return _json(200, {"now": clock.now(), "offset": clock.offset()})
+
+
+def _finite(value: Any) -> float:
+    """A number of seconds; NaN or infinity would break every timestamp after it."""
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        raise ValueError(value)
+    return seconds
 
 
 def _json(status: int, payload: dict) -> ApiResponse:

@@ -305,7 +305,7 @@ class KinesisVideoService:
             channel.check_version(p.get("CurrentVersion"))
             if channel.storage_stream_arn:
                 for stream in self.streams.values():
-                    if stream.arn == channel.storage_stream_arn:
+                    if stream.arn == channel.storage_stream_arn and stream.mapped_channel_arn == channel.arn:
                         stream.mapped_channel_arn = None
             channel.status = "DELETING"
             del self.channels[channel.name]

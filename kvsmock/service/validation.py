@@ -17,7 +17,8 @@ from typing import Any
 import botocore.session
 import regex
 
-from ..errors import InvalidArgumentException, SerializationException
+from ..errors import InvalidArgumentException, SerializationException, TagsPerResourceExceededLimitException
+from .tags import MAX_TAGS
 
 _SESSION = botocore.session.get_session()
 
@@ -50,6 +51,8 @@ def _check(shape, value: Any, path: str, errors: list[str]) -> None:
         for name, member in shape.members.items():
             if value.get(name) is not None:
                 _check(member, value[name], _join(path, name), errors)
+                if member.type_name in ("integer", "long") and isinstance(value[name], float):
+                    value[name] = int(value[name])  # 2.0 is accepted as 2; handlers get an int
         return
     if t == "list":
         if not isinstance(value, list):
@@ -144,6 +147,13 @@ def validate(service: str, operation: str, params: dict) -> None:
     op = service_model(service).operation_model(operation)
     if op.input_shape is None:
         return
+    tags = params.get("Tags") if "Tags" in op.input_shape.members else None
+    if isinstance(tags, (dict, list)) and len(tags) > MAX_TAGS:
+        # The service answers more than 50 tags with its own error, not a length violation
+        # (CreateStream / CreateSignalingChannel list TagsPerResourceExceededLimitException).
+        raise TagsPerResourceExceededLimitException(
+            f"The resource can have at most {MAX_TAGS} tags; the request has {len(tags)}."
+        )
     errors: list[str] = []
     _check(op.input_shape, params, "", errors)
     if errors:
