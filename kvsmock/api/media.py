@@ -218,7 +218,7 @@ def _tail(stream: Stream, index: int) -> Iterator[bytes]:
             return
         remaining = SETTINGS["session_limit_seconds"] - (clock.now() - opened)
         wait = remaining if idle is None else min(idle, remaining)
-        if wait <= 0 or not store.wait_for_new(index, timeout=wait):
+        if wait <= 0 or not store.wait_for_new(index, timeout=wait, stop=lambda: stream.status != "ACTIVE"):
             return
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .. import clock
 
@@ -97,10 +97,14 @@ class FragmentStore:
             self.fragments.insert(i, fragment)
             self._lock.notify_all()
 
-    def wait_for_new(self, count_seen: int, timeout: float) -> bool:
-        """Block until the store holds more than ``count_seen`` fragments, or the timeout."""
+    def wait_for_new(self, count_seen: int, timeout: float, stop: Callable[[], bool] | None = None) -> bool:
+        """Block until the store holds more than ``count_seen`` fragments, the timeout,
+        or (checked when :meth:`wake_all` wakes the waiters) ``stop()`` is true."""
         with self._lock:
-            return self._lock.wait_for(lambda: len(self.fragments) > count_seen, timeout=timeout)
+            self._lock.wait_for(
+                lambda: len(self.fragments) > count_seen or (stop is not None and stop()), timeout=timeout
+            )
+            return len(self.fragments) > count_seen
 
     def wake_all(self) -> None:
         with self._lock:

@@ -1,0 +1,368 @@
+"""Live behaviour of the server: ACKs stream during the upload, GetMedia tails, limits, IDLE ACKs.
+
+A producer here is a raw socket writing the chunked PutMedia body by hand and
+parsing the chunked ACK response incrementally, as the C producer SDK does.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from conftest_plugin import KvsServer
+from kvsmock import put_media, sample_mkv
+from kvsmock.media import FragmentReader, ebml
+from kvsmock.media.mkvwriter import write_mkv
+from kvsmock.media.sample import encode_sample
+
+START = "1700000000.000"
+
+
+def _fragment_media(duration_s: int = 5, end_of_fragment_tags: bool = True) -> bytes:
+    """1-second fragments; with the SDK's END_OF_FRAGMENT marker after each cluster."""
+    encoded = encode_sample(duration_s, 1, 25, 320, 240, "h264", False)
+    return write_mkv(encoded.tracks, encoded.packets, end_of_fragment_tags=end_of_fragment_tags)
+
+
+def split_at_clusters(media: bytes) -> tuple[bytes, list[bytes]]:
+    """(header part, [bytes of each fragment: its Cluster and whatever follows it])."""
+    pos = 0
+    element_id, size, header_len = ebml.read_element_header(media, pos)
+    assert element_id == ebml.EBML
+    pos += header_len + size
+    element_id, size, header_len = ebml.read_element_header(media, pos)
+    assert element_id == ebml.SEGMENT
+    pos += header_len
+    starts = []
+    while pos < len(media):
+        element_id, size, header_len = ebml.read_element_header(media, pos)
+        assert size is not None
+        if element_id == ebml.CLUSTER:
+            starts.append(pos)
+        pos += header_len + size
+    ends = starts[1:] + [len(media)]
+    return media[: starts[0]], [media[s:e] for s, e in zip(starts, ends)]
+
+
+class RawPutMedia:
+    """A PutMedia connection: chunked body written by hand, ACK lines parsed as they arrive."""
+
+    def __init__(self, port: int, stream: str, timecode_type: str = "RELATIVE"):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock.sendall(
+            (
+                "POST /putMedia HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"x-amzn-stream-name: {stream}\r\n"
+                f"x-amzn-fragment-timecode-type: {timecode_type}\r\n"
+                f"x-amzn-producer-start-timestamp: {START}\r\n"
+                "x-amzn-fragment-acknowledgment-required: 1\r\n"
+                "Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
+            ).encode()
+        )
+        self.raw = b""
+        self.status: int | None = None
+        self.headers: dict[str, str] = {}
+        self.text = b""
+        self.events: list[dict] = []
+        self.closed = False  # the chunked response ended (0-size chunk) or the socket closed
+        self.arrivals: list[float] = []  # monotonic time each event was parsed
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(b"%x\r\n" % len(data) + data + b"\r\n")
+
+    def finish(self) -> None:
+        self.sock.sendall(b"0\r\n\r\n")
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _parse(self) -> None:
+        if self.status is None:
+            end = self.raw.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head, self.raw = self.raw[:end].decode(), self.raw[end + 4 :]
+            lines = head.split("\r\n")
+            self.status = int(lines[0].split()[1])
+            self.headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+            assert self.headers.get("transfer-encoding") == "chunked", self.headers
+        while not self.closed:
+            line_end = self.raw.find(b"\r\n")
+            if line_end < 0:
+                break
+            size = int(self.raw[:line_end], 16)
+            if len(self.raw) < line_end + 2 + size + 2:
+                break
+            self.text += self.raw[line_end + 2 : line_end + 2 + size]
+            self.raw = self.raw[line_end + 2 + size + 2 :]
+            if size == 0:
+                self.closed = True
+        while b"\n" in self.text:
+            line, self.text = self.text.split(b"\n", 1)
+            if line.strip():
+                self.events.append(json.loads(line))
+                self.arrivals.append(time.monotonic())
+
+    def read_until(self, predicate, timeout: float = 5.0) -> list[dict]:
+        """Read ACKs until ``predicate(events)`` holds; fails after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._parse()
+            if predicate(self.events):
+                return self.events
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.closed:
+                raise AssertionError(f"ACKs never satisfied the condition; got {self.events}")
+            self.sock.settimeout(remaining)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                self.closed = True
+            self.raw += data
+
+
+def _has(event_type: str, timecode: int):
+    return lambda events: any(e["EventType"] == event_type and e.get("FragmentTimecode") == timecode for e in events)
+
+
+def _get_media(server: KvsServer, stream: str, selector: str = "EARLIEST", timeout: float = 30):
+    return requests.post(
+        f"{server.endpoint_url}/getMedia",
+        json={"StreamName": stream, "StartSelector": {"StartSelectorType": selector}},
+        stream=True,
+        timeout=timeout,
+    )
+
+
+class LiveReader(threading.Thread):
+    """A GetMedia consumer: records each fragment and when it arrived, until the response ends."""
+
+    def __init__(self, response: requests.Response):
+        super().__init__(daemon=True)
+        self.response = response
+        self.fragments: list = []
+        self.times: list[float] = []
+        self.ended_at: float | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        reader = FragmentReader()
+        try:
+            for piece in self.response.iter_content(chunk_size=None):
+                for fragment in reader.feed(piece):
+                    self.fragments.append(fragment)
+                    self.times.append(time.monotonic())
+            self.fragments += reader.close()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            self.error = exc
+        finally:
+            self.ended_at = time.monotonic()
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.fragments) < count:
+            assert time.monotonic() < deadline, f"reader has {len(self.fragments)} fragments, wanted {count}"
+            assert self.ended_at is None, "GetMedia ended early"
+            time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def patient_server():
+    """A server whose caught-up GetMedia waits 30 s for new fragments."""
+    server = KvsServer(extra_args=["--get-media-idle-timeout", "30"])
+    yield server
+    server.stop()
+
+
+# ---------------------------------------------------------------- (a)
+def test_producer_waits_for_acks_of_each_fragment(kvs_server):
+    kvs_server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
+    header, fragments = split_at_clusters(_fragment_media(5))
+    assert len(fragments) == 5
+    conn = RawPutMedia(kvs_server.port, "cam")
+    try:
+        conn.send(header)
+        for index, fragment in enumerate(fragments):
+            timecode = index * 1000
+            # The fragment goes out in two pieces; the ACKs for it must come
+            # back before the producer sends a single byte of the next one.
+            conn.send(fragment[:100])
+            conn.read_until(_has("BUFFERING", timecode))
+            assert conn.status == 200
+            assert not _has("RECEIVED", timecode)(conn.events)
+            conn.send(fragment[100:])
+            conn.read_until(_has("PERSISTED", timecode))
+        numbers = [e["FragmentNumber"] for e in conn.events if e["EventType"] == "PERSISTED"]
+        assert [e["EventType"] for e in conn.events] == ["BUFFERING", "RECEIVED", "PERSISTED"] * 5
+        assert numbers == sorted(numbers) and len(set(numbers)) == 5
+        conn.finish()
+        conn.read_until(lambda events: False if not conn.closed else True)
+    finally:
+        conn.close()
+    assert len(conn.events) == 15  # nothing more after the body ended
+    listed = kvs_server.archived_media("cam").list_fragments(StreamName="cam")["Fragments"]
+    assert sorted(f["FragmentNumber"] for f in listed) == numbers
+
+
+def test_plain_clusters_are_acknowledged_when_the_next_one_starts(kvs_server):
+    """Without the END_OF_FRAGMENT marker a fragment is whole once the next Cluster begins."""
+    kvs_server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
+    header, fragments = split_at_clusters(_fragment_media(3, end_of_fragment_tags=False))
+    conn = RawPutMedia(kvs_server.port, "cam")
+    try:
+        conn.send(header + fragments[0])
+        conn.read_until(_has("BUFFERING", 0))
+        for index, fragment in enumerate(fragments[1:], start=1):
+            conn.send(fragment)
+            conn.read_until(_has("PERSISTED", (index - 1) * 1000))
+            conn.read_until(_has("BUFFERING", index * 1000))
+        assert not _has("RECEIVED", 2000)(conn.events)
+        conn.finish()
+        conn.read_until(_has("PERSISTED", 2000))
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------- (b)
+@pytest.mark.parametrize("selector", ["NOW", "EARLIEST"])
+def test_live_get_media_follows_the_upload(kvs_server, selector):
+    kvs_server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
+    header, fragments = split_at_clusters(_fragment_media(5))
+    conn = RawPutMedia(kvs_server.port, "cam")
+    try:
+        conn.send(header + fragments[0])
+        conn.read_until(_has("PERSISTED", 0))
+        response = _get_media(kvs_server, "cam", selector)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "video/webm"
+        reader = LiveReader(response)
+        reader.start()
+        reader.wait_for(1)
+        for index, fragment in enumerate(fragments[1:], start=1):
+            time.sleep(0.3)  # a paused producer: well under the 1 s idle timeout
+            sent = time.monotonic()
+            conn.send(fragment)
+            conn.read_until(_has("PERSISTED", index * 1000))
+            reader.wait_for(index + 1)  # the reader has it while the upload is still open
+            assert reader.times[index] >= sent
+        last_sent = time.monotonic()
+        reader.join(timeout=5)
+        assert not reader.is_alive() and reader.error is None
+        # Caught up, it waited for more, then ended after about the idle timeout.
+        assert 0.8 <= reader.ended_at - last_sent < 3.0
+        conn.finish()
+        conn.read_until(lambda events: conn.closed)
+    finally:
+        conn.close()
+    persisted = [e["FragmentNumber"] for e in conn.events if e["EventType"] == "PERSISTED"]
+    assert [f.fragment_number for f in reader.fragments] == persisted
+    assert [f.producer_timestamp for f in reader.fragments] == [1_700_000_000 + i for i in range(5)]
+    assert all(f.continuation_token == f.fragment_number for f in reader.fragments)
+
+
+def test_get_media_on_an_empty_stream_ends_after_the_idle_timeout(kvs_server):
+    kvs_server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
+    started = time.monotonic()
+    response = _get_media(kvs_server, "cam", "NOW")
+    assert response.status_code == 200 and response.content == b""
+    assert 0.8 <= time.monotonic() - started < 3.0
+
+
+# ---------------------------------------------------------------- (c)
+def test_deleting_the_stream_ends_a_tailing_get_media(patient_server):
+    patient_server.reset()
+    control = patient_server.kinesisvideo
+    arn = control.create_stream(StreamName="cam", DataRetentionInHours=1)["StreamARN"]
+    put_media("cam", media=sample_mkv(duration_s=2, fragment_s=2), endpoint_url=patient_server.endpoint_url,
+              session=patient_server.session(), timecode_type="RELATIVE")
+    reader = LiveReader(_get_media(patient_server, "cam", "EARLIEST", timeout=60))
+    reader.start()
+    reader.wait_for(1)
+    time.sleep(0.3)
+    assert reader.is_alive()  # tailing: the server waits up to 30 s for more
+    deleted = time.monotonic()
+    control.delete_stream(StreamARN=arn)
+    reader.join(timeout=5)
+    assert not reader.is_alive(), "GetMedia kept tailing a deleted stream"
+    assert reader.ended_at - deleted < 3.0
+    assert reader.error is None and len(reader.fragments) == 1
+
+
+# ---------------------------------------------------------------- (d)
+def test_second_put_media_on_a_stream_is_throttled(kvs_server):
+    kvs_server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
+    kvs_server.kinesisvideo.create_stream(StreamName="other", DataRetentionInHours=1)
+    header, fragments = split_at_clusters(_fragment_media(2))
+    media = sample_mkv(duration_s=2, fragment_s=2)
+    conn = RawPutMedia(kvs_server.port, "cam")
+    try:
+        conn.send(header + fragments[0])
+        conn.read_until(_has("PERSISTED", 0))
+        with pytest.raises(ClientError) as err:
+            put_media("cam", media=media, endpoint_url=kvs_server.endpoint_url, session=kvs_server.session())
+        assert err.value.response["Error"]["Code"] == "ConnectionLimitExceededException"
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        # Another stream is not affected, and the first connection carries on.
+        acks = put_media("other", media=media, endpoint_url=kvs_server.endpoint_url, session=kvs_server.session())
+        assert acks[-1]["EventType"] == "PERSISTED"
+        conn.send(fragments[1])
+        conn.finish()
+        conn.read_until(_has("PERSISTED", 1000))
+        conn.read_until(lambda events: conn.closed)
+    finally:
+        conn.close()
+    # Once the first connection is done the stream takes a new one.
+    time.sleep(0.2)
+    acks = put_media("cam", media=media, endpoint_url=kvs_server.endpoint_url, session=kvs_server.session(),
+                     timecode_type="RELATIVE", producer_start_timestamp=1_800_000_000)
+    assert [a["EventType"] for a in acks] == ["BUFFERING", "RECEIVED", "PERSISTED"]
+
+
+def test_fourth_concurrent_get_media_is_throttled(patient_server):
+    patient_server.reset()
+    patient_server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
+    put_media("cam", media=sample_mkv(duration_s=2, fragment_s=2), endpoint_url=patient_server.endpoint_url,
+              session=patient_server.session())
+    open_responses = []
+    try:
+        for _ in range(3):
+            response = _get_media(patient_server, "cam", "NOW")
+            assert response.status_code == 200
+            open_responses.append(response)
+        fourth = patient_server.media("cam")
+        with pytest.raises(ClientError) as err:
+            fourth.get_media(StreamName="cam", StartSelector={"StartSelectorType": "EARLIEST"})
+        assert err.value.response["Error"]["Code"] == "ConnectionLimitExceededException"
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    finally:
+        for response in open_responses:
+            response.close()
+
+
+# ---------------------------------------------------------------- (e)
+def test_quiet_put_media_connection_gets_idle_acks(kvs_server):
+    kvs_server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
+    header, fragments = split_at_clusters(_fragment_media(2))
+    conn = RawPutMedia(kvs_server.port, "cam")
+    try:
+        conn.send(header)
+        sent = time.monotonic()
+        conn.read_until(lambda events: any(e["EventType"] == "IDLE" for e in events), timeout=4.0)
+        idle = conn.events[conn.events.index({"EventType": "IDLE"})]
+        assert idle == {"EventType": "IDLE"}
+        assert conn.arrivals[0] - sent >= 1.5
+        # The connection is still usable afterwards.
+        conn.send(b"".join(fragments))
+        conn.finish()
+        conn.read_until(lambda events: conn.closed)
+    finally:
+        conn.close()
+    assert [e["EventType"] for e in conn.events if e["EventType"] != "IDLE"] == ["BUFFERING", "RECEIVED", "PERSISTED"] * 2
