@@ -14,23 +14,18 @@ from .request import ApiRequest, ApiResponse
 DEFAULT_LIST_FRAGMENTS = 1000
 
 
-def _persisted(stream):
-    return [f for f in stream.store.snapshot() if f.persisted]
-
-
 def list_fragments(backend: KinesisVideoService, req: ApiRequest, params: dict[str, Any]) -> dict[str, Any]:
     stream = backend.find_stream(params)
-    fragments = _persisted(stream)
     selector = params.get("FragmentSelector")
-    if selector is not None:  # applied again on later pages: the token only marks where the last one ended
+    if selector is None:
+        fragments = [f for f in stream.store.snapshot() if f.persisted]
+    else:  # applied again on later pages: the token only marks where the last one ended
         ts_range = selector["TimestampRange"]
         start, end = float(ts_range["StartTimestamp"]), float(ts_range["EndTimestamp"])
         if end < start:
             raise InvalidArgumentException("EndTimestamp must not be earlier than StartTimestamp.")
         producer = selector["FragmentSelectorType"] == "PRODUCER_TIMESTAMP"
-        fragments = [
-            f for f in fragments if start <= (f.producer_timestamp if producer else f.server_timestamp) <= end
-        ]
+        fragments = [f for f in stream.store.in_range(start, end, producer) if f.persisted]
     page, token = paginate(
         fragments, lambda f: f.number, params.get("MaxResults", DEFAULT_LIST_FRAGMENTS), params.get("NextToken"), "fragments"
     )

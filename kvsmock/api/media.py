@@ -140,7 +140,7 @@ def _streamed_acks(session: PutMediaSession, req: ApiRequest) -> Iterator[bytes]
 
 
 # ------------------------------------------------------------------ GetMedia
-def chunk_for(fragment: StoredFragment, trailing: bool = True) -> list[bytes]:
+def chunk_for(fragment: StoredFragment) -> list[bytes]:
     """The GetMedia chunk of one stored fragment."""
     return chunk_pieces(
         fragment.header.ebml_header,
@@ -150,8 +150,8 @@ def chunk_for(fragment: StoredFragment, trailing: bool = True) -> list[bytes]:
         fragment_number=fragment.number,
         server_timestamp=fragment.server_timestamp,
         producer_timestamp=fragment.producer_timestamp,
-        millis_behind_now=millis_behind_now(fragment) if trailing else None,
-        continuation_token=fragment.number if trailing else None,
+        millis_behind_now=millis_behind_now(fragment),
+        continuation_token=fragment.number,
     )
 
 

@@ -380,3 +380,20 @@ def kvs_tags(pairs: Iterable[tuple[str, str]]) -> bytes:
         for name, value in pairs
     ]
     return element(TAGS, element(TAG, b"".join(simple_tags), 4), 4)
+
+
+#: Elements that end an unknown-size Cluster: none of them can be a Cluster child.
+CLUSTER_ENDERS = frozenset(
+    {
+        CLUSTER,
+        TAGS,
+        CUES,
+        SEEK_HEAD,
+        INFO,
+        TRACKS,
+        CHAPTERS,
+        ATTACHMENTS,
+        EBML,
+        SEGMENT,
+    }
+)

@@ -175,20 +175,6 @@ Event = HeaderParsed | FragmentStarted | FragmentComplete | MediaError
 
 # ------------------------------------------------------------------ schema
 
-_CLUSTER_ENDERS = frozenset(
-    {
-        ebml.CLUSTER,
-        ebml.TAGS,
-        ebml.CUES,
-        ebml.SEEK_HEAD,
-        ebml.INFO,
-        ebml.TRACKS,
-        ebml.CHAPTERS,
-        ebml.ATTACHMENTS,
-        ebml.EBML,
-        ebml.SEGMENT,
-    }
-)
 
 SCHEMA = Schema(
     kinds={
@@ -206,7 +192,7 @@ SCHEMA = Schema(
     },
     terminators={
         ebml.SEGMENT: frozenset({ebml.EBML, ebml.SEGMENT}),
-        ebml.CLUSTER: _CLUSTER_ENDERS,
+        ebml.CLUSTER: ebml.CLUSTER_ENDERS,
     },
 )
 

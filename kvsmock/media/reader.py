@@ -107,20 +107,6 @@ class ReadFragment:
         return self.cluster_timecode is not None
 
 
-_CLUSTER_ENDERS = frozenset(
-    {
-        ebml.CLUSTER,
-        ebml.TAGS,
-        ebml.CUES,
-        ebml.SEEK_HEAD,
-        ebml.INFO,
-        ebml.TRACKS,
-        ebml.CHAPTERS,
-        ebml.ATTACHMENTS,
-        ebml.EBML,
-        ebml.SEGMENT,
-    }
-)
 
 SCHEMA = Schema(
     kinds={
@@ -134,7 +120,7 @@ SCHEMA = Schema(
         ebml.SIMPLE_BLOCK: Kind.READ,
         ebml.BLOCK_GROUP: Kind.READ,
     },
-    terminators={ebml.SEGMENT: frozenset({ebml.EBML, ebml.SEGMENT}), ebml.CLUSTER: _CLUSTER_ENDERS},
+    terminators={ebml.SEGMENT: frozenset({ebml.EBML, ebml.SEGMENT}), ebml.CLUSTER: ebml.CLUSTER_ENDERS},
 )
 
 

@@ -53,10 +53,6 @@ class StoredFragment:
         """FragmentSizeInBytes: the fragment and its metadata."""
         return len(self.cluster) + len(self.tags_after)
 
-    @property
-    def end_server_timestamp(self) -> float:
-        return self.server_timestamp + self.duration_ms / 1000
-
     def list_entry(self) -> dict[str, Any]:
         """The Fragment shape of ListFragments."""
         return {

@@ -58,7 +58,6 @@ class PutMediaSession:
         self.last_timecode: int | None = None
         self.last_number: str | None = None
         self.ended = False
-        self.fragments_stored = 0
 
     # ---------------------------------------------------------------- API
     def feed(self, data: bytes) -> list[dict[str, Any]]:
@@ -137,7 +136,6 @@ class PutMediaSession:
             persisted=self.stream.data_retention_hours > 0,
         )
         self.stream.store.add(stored)
-        self.fragments_stored += 1
         self.last_timecode, self.last_number = fragment.timecode, current.number
         acks = [ack("RECEIVED", fragment.timecode, current.number)]
         if stored.persisted:
