@@ -12,6 +12,7 @@ from .fragmenter import (
     FragmentComplete,
     Fragmenter,
     FragmentStarted,
+    FragmentTags,
     HeaderParsed,
     MediaError,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "FragmentComplete",
     "FragmentReader",
     "FragmentStarted",
+    "FragmentTags",
     "Fragmenter",
     "Frame",
     "HeaderParsed",

@@ -8,24 +8,27 @@ in pieces split anywhere, and it returns typed events (h11 style):
   (the moment a BUFFERING ACK can be sent);
 * :class:`FragmentComplete` with a :class:`Fragment` once the fragment can
   no longer change;
+* :class:`FragmentTags` with producer Tags that arrived after their
+  fragment was already complete (after a known-size Cluster);
 * :class:`MediaError` with a PutMedia ErrorId; after it the parser ignores
   further data, and fragments already emitted stay valid.
 
 When a fragment is complete
-    Each Cluster is one fragment. Producer ``Tags`` that follow a Cluster
-    belong to it (``tags_after``), so a fragment is completed by:
+    Each Cluster is one fragment; producer ``Tags`` that follow a Cluster
+    belong to it. A fragment is complete as soon as it can be known to be:
 
-    * a Tags element holding ``AWS_KINESISVIDEO_END_OF_FRAGMENT`` (the
-      official producer SDK closes every fragment with one) - completed as
-      soon as that Tags element has been read;
-    * otherwise the next element header that is not Tags, Void, CRC-32 or
-      another skippable Segment child: the next Cluster, a second EBML
-      header (which is then an error), the end of a known-size Segment,
-      or :meth:`Fragmenter.close`.
+    * a known-size Cluster: at its last byte. Producer Tags that follow it
+      (up to the next Cluster) come as :class:`FragmentTags` events for it;
+    * an unknown-size Cluster: its end is only seen at the next element,
+      and the Tags after it are collected into ``Fragment.tags_after``
+      until a Tags element holding ``AWS_KINESISVIDEO_END_OF_FRAGMENT`` (the
+      official producer SDK closes every fragment with one; completed as soon
+      as that Tags element has been read), or the next element header that
+      is not Tags, Void, CRC-32 or another skippable Segment child: the next
+      Cluster, a second EBML header (which is then an error), the end of a
+      known-size Segment, or :meth:`Fragmenter.close`.
 
-    So a known-size Cluster is completed when the element after it has been
-    seen, not at its last byte (it cannot be known earlier whether producer
-    tags follow), and events do not depend on how the body was split.
+    Events never depend on how the body was split.
 
 Duration
     ``Fragment.duration`` = last frame time - first frame time + one frame
@@ -65,6 +68,7 @@ __all__ = [
     "Fragment",
     "FragmentComplete",
     "FragmentStarted",
+    "FragmentTags",
     "Fragmenter",
     "HeaderParsed",
     "MediaError",
@@ -154,6 +158,15 @@ class FragmentComplete:
 
 
 @dataclass(frozen=True, slots=True)
+class FragmentTags:
+    """Producer Tags for the fragment completed last (it ended with its known-size Cluster)."""
+
+    timecode: int  #: Cluster Timecode of that fragment
+    data: bytes  #: the Tags element as uploaded
+    tags: list[tuple[str, TagValue]]  #: (name, value), END_OF_FRAGMENT left out
+
+
+@dataclass(frozen=True, slots=True)
 class MediaError:
     """The body broke a PutMedia rule; parsing stopped here.
 
@@ -170,7 +183,7 @@ class MediaError:
         return cls(int(error), error.name, message, timecode)
 
 
-Event = HeaderParsed | FragmentStarted | FragmentComplete | MediaError
+Event = HeaderParsed | FragmentStarted | FragmentComplete | FragmentTags | MediaError
 
 
 # ------------------------------------------------------------------ schema
@@ -220,6 +233,7 @@ class _Cluster:
     """What is known so far about the Cluster being received."""
 
     offset: int
+    known_size: bool = False
     timecode: int | None = None
     frame_count: int = 0
     keyframe: bool = False
@@ -241,6 +255,14 @@ class _Pending:
     cluster_bytes: bytes
     tags_after: list[bytes] = field(default_factory=list)
     tags: list[tuple[str, TagValue]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Trailing:
+    """A fragment completed at the end of its known-size Cluster: later Tags are still its own."""
+
+    timecode: int
+    tag_count: int = 0
 
 
 class Fragmenter:
@@ -281,6 +303,7 @@ class Fragmenter:
         self._max_duration_units = 0.0
         self._cluster: _Cluster | None = None
         self._pending: _Pending | None = None
+        self._trailing: _Trailing | None = None
         self._previous_last_time: int | None = None
         self.header: HeaderParsed | None = None  #: set once the header is known
         self.fragments_completed = 0
@@ -337,7 +360,7 @@ class Fragmenter:
             self._state = _FAILED
             out.append(failure.error)
         if self._state == _FAILED:
-            self._cluster = self._pending = None
+            self._cluster = self._pending = self._trailing = None
             self._walker.retain_from = None
         return out
 
@@ -451,7 +474,8 @@ class Fragmenter:
                 ErrorId.MAX_FRAGMENT_SIZE_REACHED,
                 f"Cluster of {event.header_size + event.size} bytes exceeds {self.max_fragment_size}",
             )
-        self._cluster = _Cluster(event.offset)
+        self._trailing = None
+        self._cluster = _Cluster(event.offset, event.size is not None)
         self._walker.retain_from = event.offset
 
     def _in_cluster(self, cluster: _Cluster, event, out: list[Event]) -> None:
@@ -460,7 +484,7 @@ class Fragmenter:
             if event.id == ebml.BLOCK_GROUP:
                 self._end_group(cluster)
             else:
-                self._end_cluster(cluster, event.end)
+                self._end_cluster(cluster, event.end, out)
             return
         end = event.end if cls is not ElementStart else event.offset
         if end - cluster.offset > self.max_fragment_size:
@@ -582,7 +606,7 @@ class Fragmenter:
             cluster.timecode,
         )
 
-    def _end_cluster(self, cluster: _Cluster, end: int) -> None:
+    def _end_cluster(self, cluster: _Cluster, end: int, out: list[Event]) -> None:
         if cluster.timecode is None:
             raise _fail(ErrorId.INVALID_MKV_DATA, f"Cluster at offset {cluster.offset} has no Timecode")
         if end - cluster.offset > self.max_fragment_size:
@@ -591,22 +615,27 @@ class Fragmenter:
         self._walker.retain_from = None
         self._cluster = None
         self._pending = _Pending(cluster, cluster_bytes)
+        if cluster.known_size:  # nothing later can change it: complete at its last byte
+            self._complete_pending(out)
+            self._trailing = _Trailing(cluster.timecode)
 
     def _producer_tags(self, event: ElementRead, out: list[Event]) -> None:
-        pending = self._pending
-        if pending is None:
+        pending, trailing = self._pending, self._trailing
+        if pending is None and trailing is None:
             # Tags after a fragment the END_OF_FRAGMENT marker already closed: nothing to attach them to.
             return
+        timecode = pending.cluster.timecode if pending is not None else trailing.timecode
+        count = len(pending.tags) if pending is not None else trailing.tag_count
         pairs = parse_tags(event.payload)
         end_marker = False
+        tags = []
         for name, value in pairs:
             if name == END_OF_FRAGMENT:
                 end_marker = True
                 continue
-            pending.tags.append((name, value))
+            tags.append((name, value))
             name_len = len(name.encode("utf-8"))
             value_len = len(value) if isinstance(value, bytes) else len(value.encode("utf-8"))
-            timecode = pending.cluster.timecode
             if name_len > self.max_tag_name:
                 raise _fail(
                     ErrorId.FRAGMENT_METADATA_LIMIT_REACHED,
@@ -619,12 +648,19 @@ class Fragmenter:
                     f"tag {name!r} value of {value_len} bytes (max {self.max_tag_value})",
                     timecode,
                 )
-            if len(pending.tags) > self.max_tags:
+            if count + len(tags) > self.max_tags:
                 raise _fail(
                     ErrorId.FRAGMENT_METADATA_LIMIT_REACHED,
                     f"more than {self.max_tags} metadata tags for one fragment",
                     timecode,
                 )
+        if pending is None:
+            trailing.tag_count += len(tags)
+            out.append(FragmentTags(timecode, event.data, tags))
+            if end_marker:
+                self._trailing = None
+            return
+        pending.tags += tags
         pending.tags_after.append(event.data)
         if end_marker:
             self._complete_pending(out)

@@ -48,6 +48,15 @@ class StoredFragment:
     #: False for streams without retention: served live, never listed or archived.
     persisted: bool = True
 
+    def add_tags(self, data: bytes, pairs: tuple[tuple[str, str], ...]) -> None:
+        """Producer Tags that arrived after the fragment was complete (after a known-size Cluster).
+
+        Readers that already sent this fragment's chunk live do not see them;
+        every later read does.
+        """
+        self.tags_after += data
+        self.producer_tags += pairs
+
     @property
     def size(self) -> int:
         """FragmentSizeInBytes: the fragment and its metadata."""

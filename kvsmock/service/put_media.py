@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from .. import clock
-from ..media import Fragmenter, FragmentComplete, FragmentStarted, HeaderParsed, MediaError
+from ..media import Fragmenter, FragmentComplete, FragmentStarted, FragmentTags, HeaderParsed, MediaError
 from ..media.fragmenter import ErrorId
 from .fragments import MediaHeader, StoredFragment
 from .streams import Stream
@@ -44,6 +44,10 @@ def ack(event_type: str, timecode: int | None = None, number: str | None = None,
     return out
 
 
+def _tag_pairs(tags) -> tuple[tuple[str, str], ...]:
+    return tuple((name, value if isinstance(value, str) else repr(value)) for name, value in tags)
+
+
 class PutMediaSession:
     """The state of one PutMedia upload into one stream."""
 
@@ -57,6 +61,7 @@ class PutMediaSession:
         self.current: _Current | None = None
         self.last_timecode: int | None = None
         self.last_number: str | None = None
+        self.last_stored: StoredFragment | None = None
         self.ended = False
 
     # ---------------------------------------------------------------- API
@@ -88,6 +93,9 @@ class PutMediaSession:
                 acks += self._started(event)
             elif isinstance(event, FragmentComplete):
                 acks += self._complete(event)
+            elif isinstance(event, FragmentTags):
+                if self.last_stored is not None:
+                    self.last_stored.add_tags(event.data, _tag_pairs(event.tags))
             elif isinstance(event, MediaError):
                 acks += self._error(event.code, event.name, event.timecode)
         return acks
@@ -131,11 +139,12 @@ class PutMediaSession:
             header=self.header,
             cluster=fragment.cluster_bytes,
             tags_after=fragment.tags_after,
-            producer_tags=tuple((name, value if isinstance(value, str) else repr(value)) for name, value in fragment.tags),
+            producer_tags=_tag_pairs(fragment.tags),
             frame_count=fragment.frame_count,
             persisted=self.stream.data_retention_hours > 0,
         )
         self.stream.store.add(stored)
+        self.last_stored = stored
         self.last_timecode, self.last_number = fragment.timecode, current.number
         acks = [ack("RECEIVED", fragment.timecode, current.number)]
         if stored.persisted:

@@ -12,6 +12,7 @@ from kvsmock.media.fragmenter import (
     FragmentComplete,
     Fragmenter,
     FragmentStarted,
+    FragmentTags,
     HeaderParsed,
     MediaError,
 )
@@ -33,6 +34,17 @@ def run(body: bytes, pieces: list[bytes] | None = None, **limits) -> list:
 
 def fragments(events) -> list:
     return [e.fragment for e in events if isinstance(e, FragmentComplete)]
+
+
+def tags_by_fragment(events) -> dict[int, list]:
+    """Producer tags of each fragment by timecode, whether they came with it or after it."""
+    out: dict[int, list] = {}
+    for e in events:
+        if isinstance(e, FragmentComplete):
+            out[e.fragment.timecode] = list(e.fragment.tags)
+        elif isinstance(e, FragmentTags):
+            out[e.timecode] += e.tags
+    return out
 
 
 def errors(events) -> list[MediaError]:
@@ -123,17 +135,46 @@ def test_end_of_fragment_marker_completes_the_fragment_at_once(av_media):
     assert len(fragments(Fragmenter().feed(data[: second.offset - 1]))) == 0
 
 
-def test_producer_tags_without_marker_wait_for_the_next_cluster():
+def test_unknown_size_cluster_tags_without_marker_wait_for_the_next_cluster():
     tagged = producer_tags([("a", "1")])
-    first = cluster_element(0, frames(0, 5))
+    known = cluster_element(0, frames(0, 5))
+    first = ebml.unknown_size_header(ebml.CLUSTER, 8) + known[known.index(b"\xe7"):]  # same children, unknown size
     data = body(clusters=[first, (200, frames(200, 5))], between=tagged)
     cut = data.index(first) + len(first) + len(tagged)
     fragmenter = Fragmenter()
     assert fragments(fragmenter.feed(data[:cut])) == []  # more tags may still follow
     rest = fragmenter.feed(data[cut:]) + fragmenter.close()
     got = fragments(rest)
-    assert [f.tags for f in got] == [[("a", "1")], [("a", "1")]]
+    assert [f.tags for f in got][0] == [("a", "1")]
     assert got[0].tags_after == tagged
+    assert got[0].cluster_bytes == first
+
+
+def test_known_size_cluster_is_complete_at_its_last_byte_and_later_tags_follow_it():
+    tagged = producer_tags([("a", "1")])
+    marker = producer_tags([(END_OF_FRAGMENT, "")])
+    first = cluster_element(0, frames(0, 5))
+    data = body(clusters=[first, (200, frames(200, 5))], between=tagged + marker)
+    end = data.index(first) + len(first)
+    fragmenter = Fragmenter()
+    assert fragments(fragmenter.feed(data[: end - 1])) == []
+    done = fragmenter.feed(data[end - 1 : end])
+    assert [f.cluster_bytes for f in fragments(done)] == [first]
+    assert fragments(done)[0].tags_after == b"" and fragments(done)[0].tags == []
+    later = fragmenter.feed(data[end:]) + fragmenter.close()
+    trailing = [e for e in later if isinstance(e, FragmentTags) and e.timecode == 0]
+    # one event per Tags element; the marker's element carries no tag of its own
+    assert [(e.timecode, e.data, e.tags) for e in trailing] == [(0, tagged, [("a", "1")]), (0, marker, [])]
+    assert [f.timecode for f in fragments(later)] == [200]
+    assert not errors(later)
+
+
+def test_tag_limit_counts_tags_that_follow_a_completed_fragment():
+    tags = b"".join(producer_tags([(f"k{i}", "v")]) for i in range(11))
+    events = run(body(clusters=[(0, frames(0, 3))], between=tags))
+    assert len(fragments(events)) == 1  # stored before the eleventh tag arrived
+    assert len([e for e in events if isinstance(e, FragmentTags)]) == 10
+    expect_error(events, 4009)
 
 
 SPLIT = st.lists(st.integers(min_value=0, max_value=10**9), max_size=25)
@@ -423,7 +464,7 @@ def test_ten_tags_and_the_marker_are_within_limits():
     tags += producer_tags([(END_OF_FRAGMENT, "")])
     events = run(body(clusters=[(0, frames(0, 3)), (200, frames(200, 3))], between=tags))
     assert not errors(events)
-    assert [len(f.tags) for f in fragments(events)] == [10, 10]
+    assert [len(tags) for tags in tags_by_fragment(events).values()] == [10, 10]
 
 
 def test_fragment_started_is_emitted_once_the_timecode_is_read(video_body):

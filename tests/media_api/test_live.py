@@ -212,19 +212,41 @@ def test_producer_waits_for_acks_of_each_fragment(kvs_server):
     assert sorted(f["FragmentNumber"] for f in listed) == numbers
 
 
-def test_plain_clusters_are_acknowledged_when_the_next_one_starts(kvs_server):
-    """Without the END_OF_FRAGMENT marker a fragment is whole once the next Cluster begins."""
+def test_known_size_clusters_are_acknowledged_at_their_last_byte(kvs_server):
+    """Without the END_OF_FRAGMENT marker a known-size Cluster is whole at its own last byte."""
     kvs_server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
     header, fragments = split_at_clusters(_fragment_media(3, end_of_fragment_tags=False))
     conn = RawPutMedia(kvs_server.port, "cam")
     try:
-        conn.send(header + fragments[0])
-        conn.read_until(_has("BUFFERING", 0))
-        for index, fragment in enumerate(fragments[1:], start=1):
-            conn.send(fragment)
-            conn.read_until(_has("PERSISTED", (index - 1) * 1000))
+        conn.send(header)
+        for index, fragment in enumerate(fragments):
+            conn.send(fragment[:-1])
             conn.read_until(_has("BUFFERING", index * 1000))
-        assert not _has("RECEIVED", 2000)(conn.events)
+            assert not _has("RECEIVED", index * 1000)(conn.events)
+            conn.send(fragment[-1:])  # nothing of the next fragment is sent before its ACKs arrive
+            conn.read_until(_has("PERSISTED", index * 1000))
+        conn.finish()
+    finally:
+        conn.close()
+
+
+def test_unknown_size_clusters_are_acknowledged_when_the_next_one_starts(kvs_server):
+    """An unknown-size Cluster without the marker can only be known to end when the next one begins."""
+    kvs_server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
+    encoded = encode_sample(3, 1, 25, 320, 240, "h264", False)
+    media = write_mkv(encoded.tracks, encoded.packets, end_of_fragment_tags=False, unknown_size_clusters=True)
+    starts = [i for i in range(len(media)) if media.startswith(b"\x1f\x43\xb6\x75\xff", i)]
+    assert len(starts) == 3
+    conn = RawPutMedia(kvs_server.port, "cam")
+    try:
+        conn.send(media[: starts[1]])
+        conn.read_until(_has("BUFFERING", 0))
+        assert not _has("RECEIVED", 0)(conn.events)
+        conn.send(media[starts[1] : starts[2]])
+        conn.read_until(_has("PERSISTED", 0))
+        conn.read_until(_has("BUFFERING", 1000))
+        assert not _has("RECEIVED", 1000)(conn.events)
+        conn.send(media[starts[2] :])
         conn.finish()
         conn.read_until(_has("PERSISTED", 2000))
     finally:

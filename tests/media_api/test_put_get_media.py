@@ -7,6 +7,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from kvsmock import put_media, read_fragments, sample_mkv
+from kvsmock.media import ebml
+from kvsmock.media.mkvwriter import write_mkv
+from kvsmock.media.sample import encode_sample
+from kvsmock.media.tags import producer_tags
 
 MEDIA = sample_mkv(duration_s=6, fragment_s=2)
 START = 1_700_000_000
@@ -85,6 +89,33 @@ def test_list_fragments_and_get_media_for_fragment_list(kv):
     with pytest.raises(ClientError) as err:
         archive.get_media_for_fragment_list(StreamName="cam", Fragments=["9" * 47])
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_tags_after_a_known_size_cluster_are_stored_with_it(kv):
+    """A known-size Cluster is acknowledged at its last byte; producer Tags after it still belong to it."""
+    encoded = encode_sample(4, 2, 25, 160, 120, "h264", False)
+    media = write_mkv(encoded.tracks, encoded.packets, fragment_tags=lambda i: [("SCENE", f"s{i}"), ("CAM", "front")])
+    kv.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
+    acks = _put(kv, "cam", media=media)
+    assert [a["EventType"] for a in acks] == ["BUFFERING", "RECEIVED", "PERSISTED"] * 2
+    numbers = [a["FragmentNumber"] for a in acks if a["EventType"] == "PERSISTED"]
+    payload = kv.media("cam").get_media(StreamName="cam", StartSelector={"StartSelectorType": "EARLIEST"})["Payload"].read()
+    got = list(read_fragments(payload))
+    assert [(f.tags.get("SCENE"), f.tags.get("CAM")) for f in got] == [("s0", "front"), ("s1", "front")]
+    listed = kv.archived_media("cam").get_media_for_fragment_list(StreamName="cam", Fragments=numbers)["Payload"].read()
+    assert [f.tags.get("SCENE") for f in read_fragments(listed)] == ["s0", "s1"]
+    # FragmentSizeInBytes counts the Cluster and the Tags that came after it
+    listed = kv.archived_media("cam").list_fragments(StreamName="cam")["Fragments"]
+    sizes = [f["FragmentSizeInBytes"] for f in sorted(listed, key=lambda f: f["FragmentNumber"])]
+    cluster_sizes = []
+    pos = media.index(b"\x1f\x43\xb6\x75")
+    while pos < len(media):
+        element_id, size, header_len = ebml.read_element_header(media, pos)
+        if element_id == ebml.CLUSTER:
+            cluster_sizes.append(header_len + size)
+        pos += header_len + size
+    tag_bytes = [len(producer_tags([("SCENE", f"s{i}")]) + producer_tags([("CAM", "front")])) for i in range(2)]
+    assert sizes == [c + t for c, t in zip(cluster_sizes, tag_bytes, strict=True)]
 
 
 def test_put_media_error_keeps_acknowledged_fragments(kv):
