@@ -84,6 +84,7 @@ def put_media(
     byte pieces; it is streamed as a chunked, SigV4-signed POST to the data
     endpoint that GetDataEndpoint(PUT_MEDIA) names. ``endpoint_url`` is the
     control-plane endpoint (the kvsmock server's URL, for example).
+    Without ``session`` it uses boto3's default session, as ``boto3.client()`` does.
     HTTP-level errors raise botocore's ``ClientError``.
     """
     if (stream_name is None) == (stream_arn is None):
@@ -92,7 +93,10 @@ def put_media(
         raise ValueError("media is required")
     if timecode_type not in ("ABSOLUTE", "RELATIVE"):
         raise ValueError("timecode_type must be ABSOLUTE or RELATIVE")
-    session = session or boto3.Session(region_name=region_name)
+    if session is None:  # as boto3.client() does: the default session, made once (a new one reloads every model)
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        session = boto3.DEFAULT_SESSION
     region = region_name or session.region_name or "us-east-1"
     control = session.client("kinesisvideo", region_name=region, endpoint_url=endpoint_url)
     target = {"StreamName": stream_name} if stream_name else {"StreamARN": stream_arn}

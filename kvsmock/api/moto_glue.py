@@ -10,8 +10,10 @@ kvsmock plugs into moto (5.x) at these points, and nowhere else:
   both botocore's stubber and moto's ``requests`` interception route all
   KVS traffic here;
 * moto's ``requests`` interception reads a request body with ``BytesIO(body)``
-  and fails on a generator body (a chunked PutMedia); the patch here joins
-  such bodies first;
+  and fails on a generator body (a chunked PutMedia); the patch here hands
+  a streamed body to kvsmock's handler untouched when the request is for a
+  KVS host (PutMedia then reads it piece by piece, with no copy of the
+  whole upload), and joins it for any other service;
 * the account id of a request follows moto's rules (``MOTO_ACCOUNT_ID``,
   ``x-moto-account-id``, then the access key via moto's IAM).
 
@@ -21,7 +23,9 @@ A moto upgrade that moves any of these is mended here.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
+import re
 import threading
 from typing import Any
 
@@ -108,10 +112,24 @@ def _request_body(request: Any) -> bytes:
     return bytes(body)
 
 
+#: Streamed request bodies on their way from the patched interception to :func:`moto_handler`.
+_HANDED_OFF: dict[str, Any] = {}
+_HAND_OFF_HEADER = "x-kvsmock-streamed-body"
+_hand_off_ids = itertools.count(1)
+_KVS_HOST = re.compile(r"^https?://([^/]*\.)?kinesisvideo\.[^/.]+\.amazonaws\.com(\.cn)?(:\d+)?/", re.IGNORECASE)
+
+
+def _take_handed_off_body(headers: Any) -> Any:
+    token = headers.get(_HAND_OFF_HEADER) if headers is not None else None
+    return _HANDED_OFF.pop(token, None) if token else None
+
+
 def moto_handler(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], bytes]:
     """The entry point moto calls for every in-process KVS request."""
     method = getattr(request, "method", "POST")
-    req = make_request(method, full_url, headers, _request_body(request))
+    streamed = _take_handed_off_body(headers)
+    body = streamed if streamed is not None else _request_body(request)
+    req = make_request(method, full_url, headers, body)
     response: ApiResponse = handle(req, backend_for)
     try:
         body = response.body_bytes()
@@ -136,10 +154,19 @@ def _join_iterable_body(original):
     def get_response(self, request):
         body = getattr(request, "body", None)
         if body is not None and not isinstance(body, (bytes, bytearray, str)) and not hasattr(body, "read"):
-            request.body = b"".join(bytes(c) for c in body)
+            if _KVS_HOST.match(request.url or ""):
+                token = str(next(_hand_off_ids))
+                _HANDED_OFF[token] = (bytes(c) for c in body)
+                request.body = b""
+                request.headers[_HAND_OFF_HEADER] = token
+            else:
+                request.body = b"".join(bytes(c) for c in body)
             request.headers.pop("Transfer-Encoding", None)
             request.headers["Content-Length"] = str(len(request.body))
-        return original(self, request)
+        try:
+            return original(self, request)
+        finally:
+            _HANDED_OFF.pop(request.headers.get(_HAND_OFF_HEADER, ""), None)
 
     get_response._kvsmock_patched = True  # type: ignore[attr-defined]
     return get_response
