@@ -397,3 +397,45 @@ CLUSTER_ENDERS = frozenset(
         SEGMENT,
     }
 )
+
+
+def lace_sizes(block, p: int, lacing: int) -> tuple[list[int], int]:
+    """Frame sizes of a laced block whose lace count byte is at ``p``; returns them and the data start."""
+    if p >= len(block):
+        raise EBMLError("laced block without a lace count")
+    count = block[p] + 1
+    p += 1
+    sizes: list[int] = []
+    if lacing == 0x02:  # Xiph
+        for _ in range(count - 1):
+            size = 0
+            while True:
+                if p >= len(block):
+                    raise EBMLError("invalid Xiph lacing")
+                byte = block[p]
+                p += 1
+                size += byte
+                if byte != 255:
+                    break
+            sizes.append(size)
+    elif lacing == 0x06:  # EBML
+        got = read_vint(block, p)
+        if got is None or got[0] is None:
+            raise EBMLError("invalid EBML lacing")
+        sizes.append(got[0])
+        p += got[1]
+        for _ in range(count - 2):
+            got = read_vint(block, p)
+            if got is None or got[0] is None:
+                raise EBMLError("invalid EBML lacing")
+            width = got[1]
+            sizes.append(sizes[-1] + got[0] - ((1 << (7 * width - 1)) - 1))
+            p += width
+    else:  # fixed
+        each = (len(block) - p) // count
+        return [each] * count, p
+    last = len(block) - p - sum(sizes)
+    if last < 0 or any(size < 0 for size in sizes):
+        raise EBMLError("invalid lacing sizes")
+    sizes.append(last)
+    return sizes, p

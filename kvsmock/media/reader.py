@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from . import ebml
-from .ebml import EBMLError, EBMLTruncated, decode_uint, iter_elements, read_vint
+from .ebml import EBMLError, EBMLTruncated, decode_uint, iter_elements, lace_sizes, read_vint
 from .matroska import DEFAULT_TIMECODE_SCALE, TrackInfo, parse_info, parse_tracks
 from .tags import (
     CONTINUATION_TOKEN,
@@ -247,7 +247,7 @@ class FragmentReader:
             current.frames.append(Frame(track, timecode_ms, keyframe, bytes(block[p:])))
             return
         try:
-            sizes, p = _lace_sizes(block, p, flags & 0x06)
+            sizes, p = lace_sizes(block, p, flags & 0x06)
         except IndexError:
             raise EBMLError("laced block shorter than its lace header") from None
         step = 0
@@ -259,44 +259,6 @@ class FragmentReader:
                 Frame(track, timecode_ms + (i * step) // 1_000_000, keyframe, bytes(block[p : p + size]))
             )
             p += size
-
-
-def _lace_sizes(block: memoryview, p: int, lacing: int) -> tuple[list[int], int]:
-    """Frame sizes of a laced block whose lace count byte is at ``p``; returns them and the data start."""
-    count = block[p] + 1
-    p += 1
-    sizes: list[int] = []
-    if lacing == 0x02:  # Xiph
-        for _ in range(count - 1):
-            size = 0
-            while True:
-                byte = block[p]
-                p += 1
-                size += byte
-                if byte != 255:
-                    break
-            sizes.append(size)
-    elif lacing == 0x06:  # EBML
-        got = read_vint(block, p)
-        if got is None or got[0] is None:
-            raise EBMLError("invalid EBML lacing")
-        sizes.append(got[0])
-        p += got[1]
-        for _ in range(count - 2):
-            got = read_vint(block, p)
-            if got is None or got[0] is None:
-                raise EBMLError("invalid EBML lacing")
-            width = got[1]
-            sizes.append(sizes[-1] + got[0] - ((1 << (7 * width - 1)) - 1))
-            p += width
-    else:  # fixed
-        each = (len(block) - p) // count
-        return [each] * count, p
-    last = len(block) - p - sum(sizes)
-    if last < 0 or any(size < 0 for size in sizes):
-        raise EBMLError("invalid lacing sizes")
-    sizes.append(last)
-    return sizes, p
 
 
 def _pieces(source, read_size: int) -> Iterator[bytes]:

@@ -20,7 +20,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from .ebml import ID_NAMES, VINT_ALL_ONES as _MASK, VINT_WIDTH as _WIDTH, EBMLError, EBMLTruncated, read_vint
+from .ebml import ID_NAMES, VINT_ALL_ONES as _MASK, VINT_WIDTH as _WIDTH, EBMLError, EBMLTruncated, lace_sizes, read_vint
 
 __all__ = [
     "BlockHeader",
@@ -372,6 +372,18 @@ class EBMLWalker:
                 if track_width + 4 > size:
                     raise EBMLError(f"invalid laced block at offset {pos}")
                 frames = head[p + 3] + 1
+                # Laced blocks (audio, mostly small) are checked whole: their lace sizes must fit.
+                if size > self._max_read:
+                    raise EBMLError(f"laced block at offset {pos} is too large ({size} bytes)")
+                if queue.end < end:
+                    if self._closed:
+                        raise EBMLTruncated(f"truncated block at offset {pos}")
+                    return None
+                block = queue.get(pos + header_size, end)
+                try:
+                    lace_sizes(memoryview(block), track_width + 3, flags & 0x06)
+                except (EBMLError, IndexError):
+                    raise EBMLError(f"invalid lacing in the block at offset {pos}") from None
             self._pos = end
             return BlockHeader(
                 element_id,

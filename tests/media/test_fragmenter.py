@@ -335,11 +335,26 @@ def test_duration_without_default_duration_uses_the_average_interval():
 
 
 def test_webm_doc_type_is_accepted_and_laced_frames_are_counted():
-    laced = ebml.element(ebml.SIMPLE_BLOCK, b"\x81\x00\x00\x86\x02" + b"\x82\x83" + b"x" * 20)  # EBML lacing, 3 frames
+    # EBML lacing, 3 frames: sizes 2, 2 (+0 as a signed VINT), the rest (16)
+    laced = ebml.element(ebml.SIMPLE_BLOCK, b"\x81\x00\x00\x86\x02" + b"\x82\xbf" + b"x" * 20)
     data = body(clusters=[ebml.master_element(ebml.CLUSTER, [ebml.uint_element(ebml.TIMECODE, 0), laced])],
                 ebml_header=ebml.ebml_header("webm"))
     (fragment,) = fragments(run(data))
     assert fragment.frame_count == 3
+
+
+@pytest.mark.parametrize(
+    "lacing",
+    [
+        pytest.param(b"\x86\x02\x82\x83", id="ebml-negative-size"),
+        pytest.param(b"\x82\x02\xff\xff\xff\xff", id="xiph-past-the-end"),
+        pytest.param(b"\x86\x02\x00", id="ebml-invalid-vint"),
+    ],
+)
+def test_invalid_lacing_is_invalid_mkv(lacing):
+    laced = ebml.element(ebml.SIMPLE_BLOCK, b"\x81\x00\x00" + lacing + b"x" * 4)
+    data = body(clusters=[ebml.master_element(ebml.CLUSTER, [ebml.uint_element(ebml.TIMECODE, 0), laced])])
+    expect_error(run(data), 4006)
 
 
 # ---------------------------------------------------------------- errors
