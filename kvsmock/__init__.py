@@ -6,9 +6,10 @@ Importing kvsmock makes moto's ``mock_aws()`` serve KVS from kvsmock.
 from .api.moto_glue import install as _install
 from .api.moto_glue import mock_kinesisvideo
 from .client import put_media
+from .api.usage_report import usage
 from .media import read_fragments, sample_mkv
 
 _install()
 
-__all__ = ["mock_kinesisvideo", "put_media", "read_fragments", "sample_mkv"]
+__all__ = ["mock_kinesisvideo", "put_media", "read_fragments", "sample_mkv", "usage"]
 __version__ = "0.1.0"

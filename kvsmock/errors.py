@@ -67,6 +67,13 @@ class WebRtcStorageAccessDenied(KvsError):
     lowercase_message = True
 
 
+class SignalingAccessDenied(KvsError):
+    """AccessDeniedException as the WebSocket signaling connect answers it (403)."""
+
+    error_type = "AccessDeniedException"
+    status = 403
+
+
 class NotImplementedByKvsmock(KvsError):
     """An operation kvsmock does not emulate yet (the README lists them)."""
 
@@ -79,3 +86,40 @@ class InternalFailure(KvsError):
 
     error_type = "InternalFailure"
     status = 500
+
+
+class KmsKeyError(KvsError):
+    """The stream's KMS key cannot be used (spec 1.5 / 2.3: the 45xx ids).
+
+    PutMedia answers it as an ERROR ACK and GetMedia as an error chunk, both
+    with ``error_id`` and ``error_code``. The archived-media and playback
+    APIs answer it as an HTTP 400 whose type names the KMS condition
+    (``KMSDisabledException`` ...), as other AWS services do; the real
+    service's type for these APIs is unverified.
+    """
+
+    status = 400
+    _TYPES = {
+        4500: "KMSAccessDeniedException",
+        4501: "KMSDisabledException",
+        4502: "KMSValidationException",
+        4503: "KMSUnavailableException",
+        4504: "KMSInvalidUsageException",
+        4505: "KMSInvalidStateException",
+        4506: "KMSNotFoundException",
+    }
+    _CODES = {
+        4500: "KMS_KEY_ACCESS_DENIED",
+        4501: "KMS_KEY_DISABLED",
+        4502: "KMS_KEY_VALIDATION_ERROR",
+        4503: "KMS_KEY_UNAVAILABLE",
+        4504: "KMS_KEY_INVALID_USAGE",
+        4505: "KMS_KEY_INVALID_STATE",
+        4506: "KMS_KEY_NOT_FOUND",
+    }
+
+    def __init__(self, error_id: int, message: str):
+        super().__init__(message)
+        self.error_id = error_id
+        self.error_code = self._CODES[error_id]
+        self.error_type = self._TYPES[error_id]

@@ -8,7 +8,7 @@ from ..errors import InvalidArgumentException, ResourceNotFoundException
 from ..service.backend import KinesisVideoService
 from ..service.pagination import paginate
 from .dispatch import HANDLERS
-from .media import chunk_for
+from .media import StoppedByError, media_chunks
 from .request import ApiRequest, ApiResponse
 
 DEFAULT_LIST_FRAGMENTS = 1000
@@ -42,13 +42,15 @@ def get_media_for_fragment_list(
     chosen = []
     for number in params["Fragments"]:
         fragment = stream.store.by_number(number)
-        if fragment is None or not fragment.persisted:
+        if fragment is None or not fragment.persisted:  # never stored, or its retention has ended
             raise ResourceNotFoundException(f"The fragment {number} is not found in the stream {stream.name}.")
         chosen.append(fragment)
 
     def pieces():
-        for fragment in chosen:
-            yield b"".join(chunk_for(fragment))
+        try:
+            yield from media_chunks(stream, chosen)
+        except StoppedByError:  # the error chunk (a KMS key that cannot be used) ends the output
+            return
 
     headers = {"Content-Type": "video/webm", "x-amzn-RequestId": req.request_id}
     return ApiResponse(200, headers, pieces() if req.streaming else b"".join(pieces()))

@@ -14,8 +14,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterator
 
 from .. import clock
-from ..errors import ConnectionLimitExceededException, InvalidArgumentException, ResourceNotFoundException
-from ..media import chunk_pieces
+from ..errors import (
+    ConnectionLimitExceededException,
+    InvalidArgumentException,
+    KmsKeyError,
+    ResourceNotFoundException,
+)
+from ..media import chunk_pieces, error_chunk_pieces
 from ..service.backend import KinesisVideoService
 from ..service.fragments import StoredFragment, millis_behind_now
 from ..service.put_media import PutMediaSession
@@ -155,39 +160,65 @@ def chunk_for(fragment: StoredFragment) -> list[bytes]:
     )
 
 
-def _start_index(stream: Stream, selector: dict[str, Any]) -> int:
+def _start_after(stream: Stream, selector: dict[str, Any]) -> str:
+    """Where a GetMedia starts: it sends the fragments numbered above the returned one ("": all)."""
     kind = selector["StartSelectorType"]
     store = stream.store
     if kind == "EARLIEST":
-        return 0
+        return ""
     if kind == "NOW":
-        return max(len(store) - 1, 0)
+        fragments = store.snapshot()
+        return fragments[-2].number if len(fragments) >= 2 else ""
     if kind == "FRAGMENT_NUMBER":
         number = selector.get("AfterFragmentNumber")
         if not number:
             raise InvalidArgumentException("AfterFragmentNumber is required with StartSelectorType FRAGMENT_NUMBER.")
-        return store.after_number(number)
+        return number
     if kind == "CONTINUATION_TOKEN":
         token = selector.get("ContinuationToken")
         if not token:
             raise InvalidArgumentException("ContinuationToken is required with StartSelectorType CONTINUATION_TOKEN.")
-        return store.after_number(token)
+        return token
     timestamp = selector.get("StartTimestamp")
     if timestamp is None:
         raise InvalidArgumentException(f"StartTimestamp is required with StartSelectorType {kind}.")
-    return store.index_at_timestamp(float(timestamp), producer=kind == "PRODUCER_TIMESTAMP")
+    fragments = store.snapshot()
+    index = store.index_at_timestamp(float(timestamp), producer=kind == "PRODUCER_TIMESTAMP")
+    if index >= len(fragments):  # nothing at or after that instant yet: wait for what comes
+        return fragments[-1].number if fragments else ""
+    return fragments[index - 1].number if index > 0 else ""
+
+
+def media_chunks(stream: Stream, fragments: list[StoredFragment]) -> Iterator[bytes]:
+    """One joined chunk per fragment; a KMS failure ends the output with the service's error chunk."""
+    for fragment in fragments:
+        try:
+            chunk = b"".join(chunk_for(fragment))
+        except KmsKeyError as err:
+            yield b"".join(error_chunk_pieces(fragment.number, err.error_id, err.error_code,
+                                              ebml_header_bytes=fragment.header.ebml_header))
+            raise StoppedByError from None
+        stream.usage.consumed(len(chunk))
+        yield chunk
+
+
+class StoppedByError(Exception):
+    """An error chunk was sent: the response ends."""
 
 
 def get_media(backend: KinesisVideoService, req: ApiRequest, params: dict[str, Any]) -> ApiResponse:
     stream = backend.find_stream(params)
     if stream.status != "ACTIVE":
         raise ResourceNotFoundException("The requested stream is not found or not active.")
-    start = _start_index(stream, params["StartSelector"])
+    after = _start_after(stream, params["StartSelector"])
     headers = {"Content-Type": "video/webm", "x-amzn-RequestId": req.request_id}
     if not req.streaming:
         pieces: list[bytes] = []
-        for fragment in stream.store.snapshot()[start:]:
-            pieces += chunk_for(fragment)
+        try:
+            for chunk in media_chunks(stream, stream.store.newer_than(after)):
+                pieces.append(chunk)
+        except StoppedByError:
+            pass
         return ApiResponse(200, headers, b"".join(pieces))
     with backend.lock:
         if stream.get_media_connections >= MAX_GET_MEDIA_CONNECTIONS:
@@ -200,25 +231,28 @@ def get_media(backend: KinesisVideoService, req: ApiRequest, params: dict[str, A
         with backend.lock:
             stream.get_media_connections -= 1
 
-    return ApiResponse(200, headers, _tail(stream, start), on_close=release)
+    return ApiResponse(200, headers, _tail(stream, after), on_close=release)
 
 
-def _tail(stream: Stream, index: int) -> Iterator[bytes]:
-    """Chunks from ``index`` on, then new ones as they arrive (server mode)."""
+def _tail(stream: Stream, after: str) -> Iterator[bytes]:
+    """Chunks of the fragments numbered above ``after``, then new ones as they arrive (server mode)."""
     store = stream.store
     opened = clock.now()
     idle = SETTINGS["get_media_idle_timeout"]
     yield b""
     while True:
-        fragments = store.snapshot()
-        while index < len(fragments):
-            yield b"".join(chunk_for(fragments[index]))
-            index += 1
+        fragments = store.newer_than(after)
+        try:
+            for fragment, chunk in zip(fragments, media_chunks(stream, fragments)):
+                yield chunk
+                after = fragment.number
+        except StoppedByError:
+            return
         if stream.status != "ACTIVE":
             return
         remaining = SETTINGS["session_limit_seconds"] - (clock.now() - opened)
         wait = remaining if idle is None else min(idle, remaining)
-        if wait <= 0 or not store.wait_for_new(index, timeout=wait, stop=lambda: stream.status != "ACTIVE"):
+        if wait <= 0 or not store.wait_for_newer(after, timeout=wait, stop=lambda: stream.status != "ACTIVE"):
             return
 
 

@@ -10,7 +10,9 @@ the rest answer on the same port.
 from __future__ import annotations
 
 import json
+import logging
 import math
+import threading
 from http import HTTPStatus
 from typing import Any, Callable, Iterable
 
@@ -19,11 +21,17 @@ from werkzeug.wrappers import Request
 
 from .. import clock
 from ..api.dispatch import is_kvs_path, handle
-from ..api.moto_glue import backend_for, make_request, moto_wsgi_app, reset_all
+from ..api.moto_glue import backend_for, expire_all, make_request, moto_wsgi_app, reset_all
+from ..api.usage_report import usage
+from ..errors import KvsError
 from ..api.request import ApiResponse
 from .cors import cors_headers, with_cors
 
+log = logging.getLogger("kvsmock")
+
 KVS_PREFIXES = ("/hls/", "/dash/")
+#: Seconds of wall time between sweeps that free media whose retention has ended.
+SWEEP_INTERVAL = 1.0
 
 
 def _status_line(code: int) -> str:
@@ -90,9 +98,23 @@ def _chunks(dechunked: DechunkedInput, size: int) -> Iterable[bytes]:
 class KvsServerApp:
     """WSGI app serving KVS, the ``/_kvsmock`` control API and moto's services."""
 
-    def __init__(self, public_url: str | None = None):
+    def __init__(self, public_url: str | None = None, sweep: bool = True):
         self.public_url = public_url.rstrip("/") if public_url else None
         self._moto = moto_wsgi_app()
+        self._stop_sweep = threading.Event()
+        if sweep:
+            threading.Thread(target=self._sweep, name="kvsmock-retention-sweep", daemon=True).start()
+
+    def _sweep(self) -> None:
+        """Free expired media in the background (reads also drop it lazily)."""
+        while not self._stop_sweep.wait(SWEEP_INTERVAL):
+            try:
+                expire_all()
+            except Exception:  # never let the sweeper die; the next read expires lazily anyway
+                log.exception("kvsmock retention sweep failed")
+
+    def close(self) -> None:
+        self._stop_sweep.set()
 
     # ------------------------------------------------------------ routing
     @staticmethod
@@ -144,7 +166,16 @@ class KvsServerApp:
             if request.method == "GET":
                 return _json(200, {"now": clock.now(), "offset": clock.offset()})
             if request.method == "POST":
-                return self._move_clock(request)
+                moved = self._move_clock(request)
+                expire_all()  # retention follows the clock at once
+                return moved
+        if path == "/_kvsmock/usage" and request.method == "GET":
+            args = dict(request.args)
+            account, region = args.pop("account", None), args.pop("region", None)
+            try:
+                return _json(200, usage(args, account_id=account, region=region))
+            except KvsError as err:
+                return _json(err.status, {"Message": err.message})
         return _json(404, {"Message": f"No control endpoint at {request.method} {path}."})
 
     @staticmethod

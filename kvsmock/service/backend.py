@@ -52,6 +52,31 @@ class KinesisVideoService:
         self.streams: dict[str, Stream] = {}
         self.channels: dict[str, SignalingChannel] = {}
         self.lock = threading.RLock()
+        #: Usage of deleted streams and channels: still billed.
+        self.deleted_usage: list[Any] = []
+
+    # ------------------------------------------------------------------ usage
+    def usage_reports(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(stream reports, channel reports), deleted ones included."""
+        from .usage import ChannelUsage, StreamUsage
+
+        with self.lock:
+            streams = [s.usage.report(s.store.byte_seconds(), s.store.stored_bytes) for s in self.streams.values()]
+            channels = [c.usage.report() for c in self.channels.values()]
+            for usage in self.deleted_usage:
+                if isinstance(usage, StreamUsage):
+                    streams.append(usage.report())
+                elif isinstance(usage, ChannelUsage):
+                    channels.append(usage.report())
+        for report in streams + channels:
+            report["AccountId"], report["Region"] = self.account_id, self.region_name
+        return streams, channels
+
+    def expire_media(self) -> int:
+        """Drop every fragment whose retention has ended (the server's sweep); returns how many."""
+        with self.lock:
+            streams = list(self.streams.values())
+        return sum(stream.store.expire() for stream in streams)
 
     # ------------------------------------------------------------------ lookup
     def _stream_by_arn(self, arn: str) -> Stream:
@@ -162,7 +187,9 @@ class KinesisVideoService:
                         channel.storage_status = "DISABLED"
             stream.status = "DELETING"
             del self.streams[stream.name]
-            stream.store.wake_all()  # live readers notice the stream is gone
+            stream.usage.close(stream.store.byte_seconds())
+            self.deleted_usage.append(stream.usage)
+            stream.store.clear()  # frees its media; live readers notice the stream is gone
             return {}
 
     def update_stream(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -199,6 +226,7 @@ class KinesisVideoService:
                 )
             stream.data_retention_hours = new
             stream.bump_version()
+            stream.store.retention_changed()  # a decrease drops older data at once
             return {}
 
     def get_data_endpoint(self, p: dict[str, Any]) -> Stream:
@@ -309,6 +337,8 @@ class KinesisVideoService:
                         stream.mapped_channel_arn = None
             channel.status = "DELETING"
             del self.channels[channel.name]
+            channel.usage.deleted = True
+            self.deleted_usage.append(channel.usage)
             return {}
 
     def get_signaling_channel_endpoint(self, p: dict[str, Any]) -> tuple[SignalingChannel, list[str], str]:

@@ -8,6 +8,7 @@ from typing import Any
 from ..errors import ResourceInUseException, VersionMismatchException
 from .identifiers import new_version, short_id
 from .tags import TagSet
+from .usage import ChannelUsage
 
 DEFAULT_MESSAGE_TTL_SECONDS = 60
 
@@ -26,9 +27,14 @@ class SignalingChannel:
     status: str = "ACTIVE"
     version: str = field(default_factory=new_version)
     tags: TagSet = field(default_factory=TagSet)
+    #: Signaling messages counted for billing.
+    usage: ChannelUsage = field(init=False)
     #: MediaStorageConfiguration: ARN of the mapped stream and its status.
     storage_stream_arn: str | None = None
     storage_status: str = "DISABLED"
+
+    def __post_init__(self) -> None:
+        self.usage = ChannelUsage(self.name, self.arn)
 
     @property
     def endpoint_id(self) -> str:

@@ -1,17 +1,19 @@
 """The fragment store of one stream: numbered, timestamped media kept once.
 
-Each fragment is stored as the bytes it arrived as (its Cluster and the
-producer Tags that followed it) plus a small index entry; the MKV header of
-the PutMedia session it came in is shared by all of that session's
-fragments. Readers look fragments up by number or by timestamp and slice
-the stored bytes; nothing here copies a stream.
+Each fragment is stored as the bytes it arrived as (its Cluster, sealed
+under the stream's KMS key, and the producer Tags that followed it) plus a
+small index entry; the MKV header of the PutMedia session it came in is
+shared by all of that session's fragments. Readers look fragments up by
+number or by timestamp; nothing here copies a stream. Fragments leave the
+store when their retention ends.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from .. import clock
@@ -41,12 +43,19 @@ class StoredFragment:
     producer_timestamp: float  # epoch seconds
     duration_ms: int
     header: MediaHeader
-    cluster: bytes
+    #: The Cluster as uploaded: sealed under the stream's KMS key (bytes only when stored unencrypted).
+    payload: Any
     tags_after: bytes = b""
     producer_tags: tuple[tuple[str, str], ...] = ()
     frame_count: int = 0
     #: False for streams without retention: served live, never listed or archived.
     persisted: bool = True
+
+    @property
+    def cluster(self) -> bytes:
+        """The Cluster bytes, decrypted; raises :class:`~kvsmock.errors.KmsKeyError` if the key is unusable."""
+        payload = self.payload
+        return payload if isinstance(payload, (bytes, bytearray, memoryview)) else payload.open()
 
     def add_tags(self, data: bytes, pairs: tuple[tuple[str, str], ...]) -> None:
         """Producer Tags that arrived after the fragment was complete (after a known-size Cluster).
@@ -60,7 +69,14 @@ class StoredFragment:
     @property
     def size(self) -> int:
         """FragmentSizeInBytes: the fragment and its metadata."""
-        return len(self.cluster) + len(self.tags_after)
+        return len(self.payload) + len(self.tags_after)
+
+    @property
+    def stored_bytes(self) -> int:
+        """Bytes kept in memory for it (ciphertext and tags)."""
+        payload = self.payload
+        held = getattr(payload, "ciphertext", payload)
+        return len(held) + len(self.tags_after)
 
     def list_entry(self) -> dict[str, Any]:
         """The Fragment shape of ListFragments."""
@@ -73,15 +89,37 @@ class StoredFragment:
         }
 
 
-@dataclass
-class FragmentStore:
-    """All fragments of one stream, in fragment-number (= arrival) order."""
+#: Streams without retention keep fragments in a host buffer for live readers (spec 2.5).
+LIVE_BUFFER_SECONDS = 5 * 60
+LIVE_BUFFER_BYTES = 200 * 1024 * 1024
 
-    seed: int
-    fragments: list[StoredFragment] = field(default_factory=list)
-    _numbers: list[str] = field(default_factory=list)
-    _next_seq: int = 1
-    _lock: threading.Condition = field(default_factory=threading.Condition)
+
+class FragmentStore:
+    """All fragments of one stream that are still kept, in fragment-number (= arrival) order.
+
+    Fragments leave the store when they expire: a persisted fragment
+    ``retention_hours()`` hours after its server timestamp (the stream's
+    current retention, so a decrease applies to data already stored), a
+    fragment of a stream without retention after five minutes or once the
+    live buffer holds more than 200 MB. Expiry happens lazily on every
+    lookup and when :meth:`expire` is called (the server's sweep).
+    """
+
+    def __init__(self, seed: int, retention_hours: Callable[[], float] = lambda: 0):
+        self.seed = seed
+        self.retention_hours = retention_hours
+        self.fragments: list[StoredFragment] = []
+        self._numbers: list[str] = []
+        self._next_seq = 1
+        self._lock = threading.Condition()
+        self._next_expiry = math.inf
+        self._live_bytes = 0
+        self.stored_bytes = 0  #: bytes held by the fragments still kept
+        self._stored_at: dict[str, float] = {}
+        #: Byte-seconds of storage of the fragments that have left the store.
+        self._closed_byte_seconds = 0.0
+        #: Counts removals (expiry, deletion): views built from the store can tell they are stale.
+        self.removals = 0
 
     def next_number(self) -> str:
         """Reserve the next fragment number (strictly increasing per stream)."""
@@ -92,24 +130,117 @@ class FragmentStore:
         assert len(number) == FRAGMENT_NUMBER_WIDTH
         return number
 
+    # ------------------------------------------------------------- changes
     def add(self, fragment: StoredFragment) -> None:
         """Store a complete fragment and wake live readers."""
         with self._lock:
+            self._expire_locked(clock.now())
             # Numbers are reserved when a fragment starts, so arrival order is
             # number order; insort keeps it so even if two sessions interleave.
             i = bisect.bisect_right(self._numbers, fragment.number)
             self._numbers.insert(i, fragment.number)
             self.fragments.insert(i, fragment)
+            size = fragment.stored_bytes
+            self.stored_bytes += size
+            self._stored_at[fragment.number] = clock.now()
+            if not fragment.persisted:
+                self._live_bytes += size
+                if self._live_bytes > LIVE_BUFFER_BYTES:
+                    self._next_expiry = -math.inf
+            self._next_expiry = min(self._next_expiry, self._expiry_of(fragment))
+            self._expire_locked(clock.now())
             self._lock.notify_all()
 
-    def wait_for_new(self, count_seen: int, timeout: float, stop: Callable[[], bool] | None = None) -> bool:
-        """Block until the store holds more than ``count_seen`` fragments, the timeout,
-        or (checked when :meth:`wake_all` wakes the waiters) ``stop()`` is true."""
+    def add_tags(self, fragment: StoredFragment, data: bytes, pairs: tuple[tuple[str, str], ...]) -> None:
+        """Producer Tags for a stored fragment (see :meth:`StoredFragment.add_tags`)."""
         with self._lock:
-            self._lock.wait_for(
-                lambda: len(self.fragments) > count_seen or (stop is not None and stop()), timeout=timeout
+            fragment.add_tags(data, pairs)
+            if fragment.number in self._stored_at:  # still kept
+                self.stored_bytes += len(data)
+                if not fragment.persisted:
+                    self._live_bytes += len(data)
+
+    def retention_changed(self) -> None:
+        """The stream's retention changed: expiry times are worked out again."""
+        with self._lock:
+            self._next_expiry = -math.inf
+            self._expire_locked(clock.now())
+
+    def expire(self) -> int:
+        """Drop what has expired now; returns how many fragments went."""
+        with self._lock:
+            return self._expire_locked(clock.now())
+
+    def clear(self) -> None:
+        """Drop everything (the stream is deleted)."""
+        with self._lock:
+            now = clock.now()
+            for fragment in self.fragments:
+                self._close(fragment, now)
+            self.fragments, self._numbers = [], []
+            self.stored_bytes = self._live_bytes = 0
+            self._next_expiry = math.inf
+            self.removals += 1
+            self._lock.notify_all()
+
+    def byte_seconds(self) -> float:
+        """Storage used so far, in byte-seconds of emulator time (persisted fragments only)."""
+        with self._lock:
+            now = clock.now()
+            self._expire_locked(now)
+            open_part = sum(
+                f.stored_bytes * max(0.0, now - self._stored_at.get(f.number, now)) for f in self.fragments if f.persisted
             )
-            return len(self.fragments) > count_seen
+            return self._closed_byte_seconds + open_part
+
+    def _close(self, fragment: StoredFragment, until: float) -> None:
+        stored_at = self._stored_at.pop(fragment.number, until)
+        if fragment.persisted:
+            self._closed_byte_seconds += fragment.stored_bytes * max(0.0, until - stored_at)
+
+    def _expiry_of(self, fragment: StoredFragment) -> float:
+        if fragment.persisted:
+            return fragment.server_timestamp + self.retention_hours() * 3600
+        return fragment.server_timestamp + LIVE_BUFFER_SECONDS
+
+    def _expire_locked(self, now: float) -> int:
+        if now < self._next_expiry:
+            return 0
+        keep: list[StoredFragment] = []
+        next_expiry = math.inf
+        live_over = self._live_bytes - LIVE_BUFFER_BYTES
+        for fragment in self.fragments:
+            expiry = self._expiry_of(fragment)
+            if not fragment.persisted and live_over > 0:  # the oldest of the live buffer go first
+                live_over -= fragment.stored_bytes
+                self._close(fragment, now)
+                continue
+            if expiry <= now:
+                self._close(fragment, min(now, expiry))
+                continue
+            keep.append(fragment)
+            next_expiry = min(next_expiry, expiry)
+        gone = len(self.fragments) - len(keep)
+        if gone:
+            self.removals += 1
+            self.fragments = keep
+            self._numbers = [f.number for f in keep]
+            self.stored_bytes = sum(f.stored_bytes for f in keep)
+            self._live_bytes = sum(f.stored_bytes for f in keep if not f.persisted)
+        self._next_expiry = next_expiry
+        return gone
+
+    # ------------------------------------------------------- live readers
+    def wait_for_newer(self, after: str, timeout: float, stop: Callable[[], bool] | None = None) -> bool:
+        """Block until a fragment numbered above ``after`` is stored, the timeout,
+        or (checked when :meth:`wake_all` wakes the waiters) ``stop()`` is true."""
+
+        def ready() -> bool:
+            return bool(self._numbers) and self._numbers[-1] > after
+
+        with self._lock:
+            self._lock.wait_for(lambda: ready() or (stop is not None and stop()), timeout=timeout)
+            return ready()
 
     def wake_all(self) -> None:
         with self._lock:
@@ -118,22 +249,35 @@ class FragmentStore:
     # ------------------------------------------------------------- lookups
     def snapshot(self) -> list[StoredFragment]:
         with self._lock:
+            self._expire_locked(clock.now())
             return list(self.fragments)
+
+    def newer_than(self, after: str) -> list[StoredFragment]:
+        """Fragments numbered above ``after`` ("" gives all), oldest first."""
+        with self._lock:
+            self._expire_locked(clock.now())
+            return self.fragments[bisect.bisect_right(self._numbers, after) :]
+
+    def after_number(self, number: str) -> int:
+        """Index (in :meth:`snapshot`) of the first fragment whose number is greater than ``number``."""
+        with self._lock:
+            self._expire_locked(clock.now())
+            return bisect.bisect_right(self._numbers, number)
+
+    def holds(self, number: str) -> bool:
+        """Whether the fragment is still stored (not expired)."""
+        return self.by_number(number) is not None
 
     def by_number(self, number: str) -> StoredFragment | None:
         with self._lock:
+            self._expire_locked(clock.now())
             i = bisect.bisect_left(self._numbers, number)
             if i < len(self._numbers) and self._numbers[i] == number:
                 return self.fragments[i]
             return None
 
-    def after_number(self, number: str) -> int:
-        """Index of the first fragment whose number is greater than ``number``."""
-        with self._lock:
-            return bisect.bisect_right(self._numbers, number)
-
     def index_at_timestamp(self, ts: float, producer: bool) -> int:
-        """Index of the fragment holding instant ``ts``, else the first starting after it."""
+        """Index (in :meth:`snapshot`) of the fragment holding instant ``ts``, else the first starting after it."""
         frags = self.snapshot()
         for i, f in enumerate(frags):
             start = f.producer_timestamp if producer else f.server_timestamp
@@ -149,7 +293,9 @@ class FragmentStore:
                 yield f
 
     def __len__(self) -> int:
-        return len(self.fragments)
+        with self._lock:
+            self._expire_locked(clock.now())
+            return len(self.fragments)
 
 
 def millis_behind_now(fragment: StoredFragment) -> int:

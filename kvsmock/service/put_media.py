@@ -18,8 +18,10 @@ from decimal import Decimal
 from typing import Any
 
 from .. import clock
+from ..errors import KmsKeyError
 from ..media import Fragmenter, FragmentComplete, FragmentStarted, FragmentTags, HeaderParsed, MediaError
 from ..media.fragmenter import ErrorId
+from .deliveries import after_persisted
 from .fragments import MediaHeader, StoredFragment
 from .streams import Stream
 
@@ -62,6 +64,8 @@ class PutMediaSession:
         self.last_timecode: int | None = None
         self.last_number: str | None = None
         self.last_stored: StoredFragment | None = None
+        #: A persisted fragment whose producer Tags may still grow: its deliveries wait for them.
+        self.undelivered: StoredFragment | None = None
         self.ended = False
 
     # ---------------------------------------------------------------- API
@@ -79,6 +83,7 @@ class PutMediaSession:
             return []
         acks = self._apply(self.fragmenter.close())
         self.ended = True
+        self._deliver()
         return acks
 
     # ----------------------------------------------------------- internals
@@ -95,7 +100,10 @@ class PutMediaSession:
                 acks += self._complete(event)
             elif isinstance(event, FragmentTags):
                 if self.last_stored is not None:
-                    self.last_stored.add_tags(event.data, _tag_pairs(event.tags))
+                    self.stream.store.add_tags(self.last_stored, event.data, _tag_pairs(event.tags))
+                    self.stream.usage.ingested_more(len(event.data))
+                if event.last:
+                    self._deliver()
             elif isinstance(event, MediaError):
                 acks += self._error(event.code, event.name, event.timecode)
         return acks
@@ -103,10 +111,21 @@ class PutMediaSession:
     def _stream_gone(self) -> bool:
         return self.stream.status != "ACTIVE"
 
+    def _deliver(self) -> None:
+        """Notifications and images for the fragment whose tags are now final."""
+        fragment, self.undelivered = self.undelivered, None
+        if fragment is not None:
+            after_persisted(self.stream, fragment)
+
     def _started(self, event: FragmentStarted) -> list[dict[str, Any]]:
+        self._deliver()  # a new Cluster: the previous fragment's Tags are all in
         if self._stream_gone():
             return self._error(int(ErrorId.STREAM_NOT_ACTIVE), ErrorId.STREAM_NOT_ACTIVE.name, event.timecode)
         self.current = _Current(self.stream.store.next_number(), event.timecode, clock.now())
+        try:
+            self.stream.keys.check()  # the stream's KMS key is first needed when media flows
+        except KmsKeyError as err:
+            return self._error(err.error_id, err.error_code, event.timecode)
         return [ack("BUFFERING", event.timecode, self.current.number)]
 
     def _producer_timestamp(self, timecode: int) -> Decimal:
@@ -130,6 +149,10 @@ class PutMediaSession:
                 int(ErrorId.INVALID_PRODUCER_TIMESTAMP), ErrorId.INVALID_PRODUCER_TIMESTAMP.name, fragment.timecode, current.number
             )
         assert self.header is not None  # the fragmenter reports the header before any cluster
+        try:
+            sealed = self.stream.keys.seal(fragment.cluster_bytes)
+        except KmsKeyError as err:
+            return self._error(err.error_id, err.error_code, fragment.timecode, current.number)
         scale = self.header.timecode_scale_ns
         stored = StoredFragment(
             number=current.number,
@@ -137,22 +160,27 @@ class PutMediaSession:
             producer_timestamp=float(round(producer_ts, 3)),
             duration_ms=int(round(fragment.duration * scale / 1_000_000)),
             header=self.header,
-            cluster=fragment.cluster_bytes,
+            payload=sealed,
             tags_after=fragment.tags_after,
             producer_tags=_tag_pairs(fragment.tags),
             frame_count=fragment.frame_count,
             persisted=self.stream.data_retention_hours > 0,
         )
         self.stream.store.add(stored)
+        self.stream.usage.ingested(stored.size)
         self.last_stored = stored
         self.last_timecode, self.last_number = fragment.timecode, current.number
         acks = [ack("RECEIVED", fragment.timecode, current.number)]
         if stored.persisted:
             acks.append(ack("PERSISTED", fragment.timecode, current.number))
+            self.undelivered = stored
+            if fragment.tags_final:
+                self._deliver()
         return acks
 
     def _error(self, code: int, name: str, timecode: int | None = None, number: str | None = None) -> list[dict[str, Any]]:
         self.ended = True
+        self._deliver()
         if number is None:
             number = self.current.number if self.current else self.stream.store.next_number()
         if timecode is None:

@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidArgumentException, ResourceInUseException, VersionMismatchException
+from .encryption import StreamKeys
 from .fragments import FragmentStore
 from .identifiers import new_version, short_id
 from .tags import TagSet
+from .usage import StreamUsage
 
 MAX_RETENTION_HOURS = 87_600  # ten years
 
@@ -43,13 +45,19 @@ class Stream:
     mapped_channel_arn: str | None = None
     edge: Any = None
     store: FragmentStore = field(init=False)
+    #: The data keys its fragments are sealed with (KMS is first asked when media flows).
+    keys: StreamKeys = field(init=False)
+    #: What the service would bill for it.
+    usage: StreamUsage = field(init=False)
     #: Open PutMedia connections (the service allows one per stream).
     put_media_connections: int = 0
     #: Open GetMedia connections (the service allows three per stream).
     get_media_connections: int = 0
 
     def __post_init__(self) -> None:
-        self.store = FragmentStore(seed=int(short_id(self.arn), 16))
+        self.store = FragmentStore(seed=int(short_id(self.arn), 16), retention_hours=lambda: self.data_retention_hours)
+        self.keys = StreamKeys(self.account_id, self.region, self.kms_key_id)
+        self.usage = StreamUsage(self.name, self.arn)
 
     @property
     def endpoint_id(self) -> str:

@@ -44,7 +44,8 @@ _names = itertools.count()
 def _stream() -> Stream:
     return Stream(
         "s", "arn:aws:kinesisvideo:us-east-1:123456789012:stream/s/1700000000000", "us-east-1",
-        "123456789012", 1_700_000_000.0, "key", data_retention_hours=1,
+        "123456789012", 1_700_000_000.0, "arn:aws:kms:us-east-1:123456789012:alias/aws/kinesisvideo",
+        data_retention_hours=1,
     )
 
 

@@ -1,0 +1,144 @@
+"""Encryption at rest: every stored fragment is sealed under its stream's KMS key.
+
+As in the service, a stream names a KMS key (its own, or the default
+``aws/kinesisvideo``) and KMS is only contacted when media flows:
+
+* the first fragment a stream stores asks KMS for a data key
+  (GenerateDataKey on the stream's key); that data key seals fragments with
+  AES-256-GCM for 45 minutes of emulator time, then a new one is made;
+* every seal and every open first checks the key itself: a key that is
+  disabled, pending deletion or missing makes PutMedia answer with its
+  45xx ERROR ACK and reads fail with the matching error; once the key is
+  usable again, everything stored before reads back as it was.
+
+KMS itself is reached through a :class:`KeyProvider`. The moto glue installs
+one that uses moto's KMS backend of the same account and region; without
+it (the service layer used on its own) :class:`LocalKeys` makes keys locally.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .. import clock
+from ..errors import KmsKeyError
+
+__all__ = [
+    "DATA_KEY_LIFETIME_SECONDS",
+    "DataKey",
+    "KeyProvider",
+    "LocalKeys",
+    "Sealed",
+    "StreamKeys",
+    "key_provider",
+    "set_key_provider",
+]
+
+#: The service makes a new data key every 45 minutes.
+DATA_KEY_LIFETIME_SECONDS = 45 * 60
+
+
+class KeyProvider(Protocol):
+    """The KMS operations kvsmock needs; each raises :class:`~kvsmock.errors.KmsKeyError`."""
+
+    def check(self, account_id: str, region: str, key_id: str) -> None:
+        """Raise if the key cannot be used for encryption now (missing, disabled, wrong usage...)."""
+
+    def generate_data_key(self, account_id: str, region: str, key_id: str) -> tuple[bytes, bytes]:
+        """A fresh 256-bit data key: (plaintext, ciphertext blob)."""
+
+
+class LocalKeys:
+    """Keys without KMS: any key id is usable (used when moto's KMS is not there)."""
+
+    def check(self, account_id: str, region: str, key_id: str) -> None:
+        return None
+
+    def generate_data_key(self, account_id: str, region: str, key_id: str) -> tuple[bytes, bytes]:
+        plaintext = AESGCM.generate_key(bit_length=256)
+        return plaintext, b"local:" + os.urandom(32)
+
+
+_provider: KeyProvider = LocalKeys()
+
+
+def set_key_provider(provider: KeyProvider) -> None:
+    global _provider
+    _provider = provider
+
+
+def key_provider() -> KeyProvider:
+    return _provider
+
+
+@dataclass(frozen=True, eq=False)
+class DataKey:
+    """One data key of a stream: the plaintext stays in memory, the blob is what KMS returned."""
+
+    plaintext: bytes = field(repr=False)
+    blob: bytes = field(repr=False)
+    created_at: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_aead", AESGCM(self.plaintext))
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Sealed:
+    """A fragment's bytes as stored: AES-GCM ciphertext (with its tag) under one data key."""
+
+    keys: StreamKeys
+    data_key: DataKey
+    nonce: bytes
+    ciphertext: bytes
+    size: int  #: plaintext length
+
+    def open(self) -> bytes:
+        """The plaintext, once the stream's KMS key has been checked."""
+        self.keys.check()
+        return self.data_key._aead.decrypt(self.nonce, self.ciphertext, None)  # type: ignore[attr-defined]
+
+    def __len__(self) -> int:
+        return self.size
+
+
+class StreamKeys:
+    """The data keys of one stream, made and rotated on demand."""
+
+    def __init__(self, account_id: str, region: str, key_id: str):
+        self.account_id = account_id
+        self.region = region
+        self.key_id = key_id
+        self._current: DataKey | None = None
+        self._lock = threading.Lock()
+        self.data_keys_made = 0
+
+    def check(self) -> None:
+        _provider.check(self.account_id, self.region, self.key_id)
+
+    def current(self) -> DataKey:
+        """The data key to seal with now (a new one after 45 minutes of emulator time)."""
+        self.check()
+        now = clock.now()
+        with self._lock:
+            key = self._current
+            if key is None or not 0 <= now - key.created_at < DATA_KEY_LIFETIME_SECONDS:
+                plaintext, blob = _provider.generate_data_key(self.account_id, self.region, self.key_id)
+                key = self._current = DataKey(plaintext, blob, now)
+                self.data_keys_made += 1
+            return key
+
+    def seal(self, data: bytes) -> Sealed:
+        """Encrypt ``data`` under the current data key; raises KmsKeyError if the key is unusable."""
+        key = self.current()
+        nonce = os.urandom(12)
+        ciphertext = key._aead.encrypt(nonce, data, None)  # type: ignore[attr-defined]
+        return Sealed(self, key, nonce, ciphertext, len(data))
+
+
+__all__ += ["KmsKeyError"]

@@ -1,0 +1,163 @@
+"""Encryption at rest under the stream's KMS key, and what the key's state does to media."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from kvsmock import put_media, read_fragments, sample_mkv
+from kvsmock.api.moto_glue import backend_for
+from kvsmock.media import ebml
+
+MEDIA = sample_mkv(duration_s=6, fragment_s=2)
+CLUSTER_ID = bytes.fromhex("1F43B675")
+
+
+def _clusters(media: bytes) -> list[bytes]:
+    """Each Cluster element of a producer MKV (known-size clusters)."""
+    out, pos = [], media.index(CLUSTER_ID)
+    while pos < len(media):
+        element_id, size, header_len = ebml.read_element_header(media, pos)
+        if element_id == ebml.CLUSTER:
+            out.append(media[pos : pos + header_len + size])
+        pos += header_len + size
+    return out
+
+
+def _put(kv, name, media=MEDIA):
+    return put_media(name, media=media, endpoint_url=kv.endpoint_url, session=kv.session())
+
+
+def _events(acks):
+    return [a["EventType"] for a in acks]
+
+
+def _read(kv, name):
+    payload = kv.media(name).get_media(StreamName=name, StartSelector={"StartSelectorType": "EARLIEST"})["Payload"].read()
+    return list(read_fragments(payload))
+
+
+def test_stored_fragments_are_ciphertext_under_a_data_key_from_the_default_key(kvs):
+    kvs.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
+    _put(kvs, "cam")
+    stream = backend_for("123456789012", "us-east-1").streams["cam"]
+    clusters = _clusters(MEDIA)
+    stored = stream.store.snapshot()
+    assert len(stored) == len(clusters) == 3
+    for fragment, cluster in zip(stored, clusters):
+        held = fragment.payload.ciphertext
+        assert cluster[40:72] not in held  # no run of the plaintext is kept
+        assert len(held) == len(cluster) + 16  # AES-GCM tag
+        assert fragment.cluster == cluster  # and it decrypts to what was sent
+    # the data key came from KMS: its blob decrypts with the AWS-managed aws/kinesisvideo key
+    kms = kvs.client("kms")
+    decrypted = kms.decrypt(CiphertextBlob=stored[0].payload.data_key.blob)
+    assert decrypted["Plaintext"] == stored[0].payload.data_key.plaintext
+    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    assert decrypted["KeyId"].endswith(aliases["alias/aws/kinesisvideo"])
+
+
+def test_data_keys_rotate_every_45_minutes(kvs):
+    kvs.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=24)
+    _put(kvs, "cam")
+    kvs.advance_clock(44 * 60)
+    put_media("cam", media=sample_mkv(duration_s=2, fragment_s=2, start=None), session=kvs.session(),
+              timecode_type="RELATIVE", producer_start_timestamp=time.time() + 3000)
+    stream = backend_for("123456789012", "us-east-1").streams["cam"]
+    assert stream.keys.data_keys_made == 1
+    kvs.advance_clock(2 * 60)
+    put_media("cam", media=sample_mkv(duration_s=2, fragment_s=2), session=kvs.session(),
+              timecode_type="RELATIVE", producer_start_timestamp=time.time() + 6000)
+    assert stream.keys.data_keys_made == 2
+    keys = {id(f.payload.data_key) for f in stream.store.snapshot()}
+    assert len(keys) == 2
+    assert len(_read(kvs, "cam")) == 5  # fragments under both keys read back
+
+
+@pytest.mark.parametrize("form", ["id", "arn", "alias", "alias-arn"])
+def test_a_custom_key_in_any_form(kv, form):
+    kms = kv.client("kms")
+    key = kms.create_key()["KeyMetadata"]
+    kms.create_alias(AliasName="alias/cams", TargetKeyId=key["KeyId"])
+    key_id = {
+        "id": key["KeyId"],
+        "arn": key["Arn"],
+        "alias": "alias/cams",
+        "alias-arn": key["Arn"].replace(f"key/{key['KeyId']}", "alias/cams"),
+    }[form]
+    kv.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1, KmsKeyId=key_id)
+    assert kv.kinesisvideo.describe_stream(StreamName="cam")["StreamInfo"]["KmsKeyId"] == key_id
+    assert _events(_put(kv, "cam")) == ["BUFFERING", "RECEIVED", "PERSISTED"] * 3
+    assert len(_read(kv, "cam")) == 3
+
+
+@pytest.mark.parametrize(
+    "key_id, error",
+    [
+        ("alias/does-not-exist", (4506, "KMS_KEY_NOT_FOUND")),
+        ("11111111-2222-3333-4444-555555555555", (4506, "KMS_KEY_NOT_FOUND")),
+        ("arn:aws:kms:us-east-1:999999999999:key/11111111-2222-3333-4444-555555555555", (4500, "KMS_KEY_ACCESS_DENIED")),
+    ],
+)
+def test_a_bad_key_shows_up_when_media_flows(kv, key_id, error):
+    kv.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1, KmsKeyId=key_id)  # KMS not contacted
+    acks = _put(kv, "cam")
+    assert _events(acks) == ["ERROR"]
+    assert (acks[0]["ErrorId"], acks[0]["ErrorCode"]) == error
+
+
+def test_key_disabled_in_the_middle_of_an_upload_then_enabled_again(kv):
+    kms = kv.client("kms")
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    kv.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1, KmsKeyId=key)
+    clusters = _clusters(MEDIA)
+    header = MEDIA[: MEDIA.index(clusters[0])]
+    archive = kv.archived_media("cam")
+
+    def upload():
+        yield header + clusters[0]
+        deadline = time.monotonic() + 10
+        while not archive.list_fragments(StreamName="cam")["Fragments"]:  # the first fragment is stored
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        kms.disable_key(KeyId=key)
+        yield clusters[1]
+        yield clusters[2]
+
+    acks = _put(kv, "cam", upload())
+    assert _events(acks) == ["BUFFERING", "RECEIVED", "PERSISTED", "ERROR"]
+    assert (acks[-1]["ErrorId"], acks[-1]["ErrorCode"]) == (4501, "KMS_KEY_DISABLED")
+    first = acks[0]["FragmentNumber"]
+
+    # Reads fail the service's way while the key is disabled...
+    got = _read(kv, "cam")
+    assert [(f.fragment_number, f.error_id, f.error_code) for f in got] == [(first, 4501, "KMS_KEY_DISABLED")]
+    payload = kv.archived_media("cam", "GET_MEDIA_FOR_FRAGMENT_LIST").get_media_for_fragment_list(
+        StreamName="cam", Fragments=[first]
+    )["Payload"].read()
+    assert [f.error_id for f in read_fragments(payload)] == [4501]
+    # ... listing metadata still works (no media is decrypted)
+    assert [f["FragmentNumber"] for f in archive.list_fragments(StreamName="cam")["Fragments"]] == [first]
+
+    # ... and once the key is enabled again nothing is lost.
+    kms.enable_key(KeyId=key)
+    assert _events(_put(kv, "cam", header + b"".join(clusters[1:]))) == ["BUFFERING", "RECEIVED", "PERSISTED"] * 2
+    got = _read(kv, "cam")
+    assert [f.error_id for f in got] == [None] * 3
+    sent = [fr for c in clusters for fr in read_fragments(header + c) for fr in fr.frames]
+    assert [fr.data for f in got for fr in f.frames] == [fr.data for fr in sent]
+
+
+def test_key_pending_deletion(kv):
+    kms = kv.client("kms")
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    kv.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1, KmsKeyId=key)
+    assert _events(_put(kv, "cam")) == ["BUFFERING", "RECEIVED", "PERSISTED"] * 3
+    kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    acks = _put(kv, "cam")
+    assert (acks[-1]["EventType"], acks[-1]["ErrorId"], acks[-1]["ErrorCode"]) == ("ERROR", 4505, "KMS_KEY_INVALID_STATE")
+    assert [f.error_id for f in _read(kv, "cam")] == [4505]
+    kms.cancel_key_deletion(KeyId=key)  # moto leaves a cancelled key disabled, as KMS does
+    kms.enable_key(KeyId=key)
+    assert [f.error_id for f in _read(kv, "cam")] == [None] * 3
