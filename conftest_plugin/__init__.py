@@ -18,9 +18,18 @@ Fixtures:
 ``kvs_server``
     one ``kvsmock server`` process on a free loopback port for the whole
     session; each test that asks for it gets it with state reset. Has
-    ``.endpoint_url``, ``.client(service)``, the same ``media`` /
-    ``archived_media`` / ``signaling`` / ``webrtc_storage`` helpers,
+    ``.endpoint_url``, ``.signaling_url`` (its WebSocket signaling
+    endpoint), ``.client(service)``, the same ``media`` / ``archived_media``
+    / ``signaling`` / ``webrtc_storage`` / ``signaling_ws_url`` helpers,
     ``.reset()`` and ``.advance_clock(seconds)``.
+
+``kvs_signaling``
+    the WebRTC signaling endpoint in-process, for a test that also uses
+    ``kvs``: a :class:`kvsmock.signaling.SignalingServer` on a free loopback
+    port (``.url``), stopped after the test. While it runs
+    GetSignalingChannelEndpoint answers WSS with its ``ws://`` address, and
+    ``kvs.signaling_ws_url(channel_arn, client_id=None)`` gives a presigned
+    URL to open (with a ClientId: as that viewer, without: as the master).
 """
 
 from __future__ import annotations
@@ -99,9 +108,26 @@ class _KvsClients:
     def webrtc_storage(self, channel_arn: str):
         return self.client("kinesis-video-webrtc-storage", endpoint_url=self._channel_endpoint(channel_arn, "WEBRTC"))
 
+    def signaling_ws_url(self, channel_arn: str, client_id: str | None = None) -> str:
+        """A presigned WebSocket URL for the channel: as viewer ``client_id``, or as the master without one."""
+        from kvsmock.signaling import presigned_url
+
+        role = "VIEWER" if client_id is not None else "MASTER"
+        endpoint = self._channel_endpoint(channel_arn, "WSS", role)
+        return presigned_url(
+            endpoint, channel_arn, client_id, region_name=self.region_name, credentials=self.session().get_credentials()
+        )
+
 
 class InProcessKvs(_KvsClients):
     """What the ``kvs`` fixture gives: kvsmock in-process, mock active."""
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move kvsmock's clock forward (for the rest of the test); returns the new time."""
+        from kvsmock import clock
+
+        clock.advance(seconds)
+        return clock.now()
 
 
 class KvsServer(_KvsClients):
@@ -111,8 +137,11 @@ class KvsServer(_KvsClients):
         super().__init__()
         self.port = port or free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self.signaling_url: str | None = None
         args = [sys.executable, "-m", "kvsmock", "server", "--port", str(self.port)]
         extra = list(extra_args or [])
+        if "--signaling-port" not in extra:
+            extra += ["--signaling-port", "0"]  # a free port: port + 1 may be another worker's
         if "--get-media-idle-timeout" not in extra:
             # A caught-up GetMedia ends after this many idle seconds, so tests never block.
             extra += ["--get-media-idle-timeout", str(GET_MEDIA_IDLE_SECONDS)]
@@ -129,12 +158,20 @@ class KvsServer(_KvsClients):
                 raise RuntimeError(f"kvsmock server exited early:\n{self.read_log()}")
             try:
                 if requests.get(f"{self.endpoint_url}/_kvsmock/health", timeout=1).ok:
+                    self.signaling_url = self._signaling_url()
                     return
             except requests.RequestException:
                 pass
             time.sleep(0.1)
         self.stop()
         raise RuntimeError("kvsmock server did not become ready")
+
+    def _signaling_url(self) -> str | None:
+        """The signaling address the server printed (before it began to answer HTTP)."""
+        for line in self.read_log().splitlines():
+            if line.startswith("kvsmock signaling listening on "):
+                return line.rsplit(" ", 1)[1].strip()
+        return None
 
     def read_log(self) -> str:
         with open(self.log.name, "rb") as f:
@@ -176,8 +213,22 @@ def kvs(monkeypatch):
 
     for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
         monkeypatch.delenv(key, raising=False)
+    from kvsmock import clock
+
     with mock_kinesisvideo():
-        yield InProcessKvs()
+        try:
+            yield InProcessKvs()
+        finally:
+            clock.reset()
+
+
+@pytest.fixture
+def kvs_signaling(kvs):
+    """The WebRTC signaling endpoint in-process (WebSocket on a free loopback port) for this test."""
+    from kvsmock.signaling import SignalingServer
+
+    with SignalingServer("127.0.0.1", 0) as server:
+        yield server
 
 
 class SampleStream:
@@ -219,7 +270,16 @@ def kvs_server(_kvs_server_process):
     requests.post(f"{_kvs_server_process.endpoint_url}/_kvsmock/clock", json={"reset": True}, timeout=10)
 
 
-__all__ = ["InProcessKvs", "KvsServer", "SampleStream", "free_port", "kvs", "kvs_server", "kvs_stream"]
+__all__ = [
+    "InProcessKvs",
+    "KvsServer",
+    "SampleStream",
+    "free_port",
+    "kvs",
+    "kvs_server",
+    "kvs_signaling",
+    "kvs_stream",
+]
 
 # Keep AWS SDK calls in tests from reaching for real credentials files.
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")

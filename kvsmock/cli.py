@@ -24,13 +24,30 @@ def _tls_context(args: argparse.Namespace):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kvsmock", description="A local emulator of Amazon Kinesis Video Streams.")
     sub = parser.add_subparsers(dest="command", required=True)
-    server = sub.add_parser("server", help="run the standalone server (every KVS API and moto's services on one port)")
+    server = sub.add_parser(
+        "server",
+        help="run the standalone server (every KVS API and moto's services on one port, "
+        "WebRTC signaling on a second)",
+    )
     server.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     server.add_argument("--port", type=int, default=4567, help="port to listen on (default 4567; 0 picks a free one)")
     server.add_argument(
         "--public-url",
         help="base URL that clients reach the server at, when it sits behind another address; "
         "GetDataEndpoint and session URLs point there",
+    )
+    server.add_argument(
+        "--signaling-port",
+        type=int,
+        metavar="PORT",
+        help="port of the WebRTC signaling WebSocket endpoint (default: --port + 1, or a free port "
+        "when --port is 0; 0 picks a free one); its UDP twin answers STUN for GetIceServerConfig's URIs",
+    )
+    server.add_argument(
+        "--signaling-public-url",
+        metavar="URL",
+        help="WSS endpoint that GetSignalingChannelEndpoint hands out, when clients reach the signaling "
+        "port at another address (default: the host the request came to, with the signaling port)",
     )
     server.add_argument("--tls-cert", help="PEM certificate file, to serve HTTPS")
     server.add_argument("--tls-key", help="PEM private key file for --tls-cert")
@@ -60,7 +77,18 @@ def main(argv: list[str] | None = None) -> int:
             if args.get_media_idle_timeout <= 0:
                 raise SystemExit("kvsmock: --get-media-idle-timeout must be positive")
             SETTINGS["get_media_idle_timeout"] = args.get_media_idle_timeout
-        return serve(args.host, args.port, args.public_url, _tls_context(args))
+        if args.signaling_port is not None and not 0 <= args.signaling_port <= 65535:
+            raise SystemExit("kvsmock: --signaling-port must be from 0 to 65535")
+        if args.signaling_port is not None and args.signaling_port and args.signaling_port == args.port:
+            raise SystemExit("kvsmock: --signaling-port must differ from --port")
+        return serve(
+            args.host,
+            args.port,
+            args.public_url,
+            _tls_context(args),
+            signaling_port=args.signaling_port,
+            signaling_public_url=args.signaling_public_url,
+        )
     return 2
 
 

@@ -3,10 +3,14 @@
 In-process they are moto-style host names under ``kinesisvideo.{region}``
 (which moto's interception routes back to kvsmock); in the server they are
 the server's own base URL, so a client that follows them stays on it.
+The WSS signaling endpoint is the signaling server's own address whenever
+one runs in this process (the server's, or one a test started in-process).
 """
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..service.identifiers import partition_for
@@ -14,6 +18,72 @@ from .request import ApiRequest
 
 #: APIName values served by the live media host (``s-``); the rest use ``b-``.
 _LIVE_APIS = {"PUT_MEDIA", "GET_MEDIA"}
+
+
+@dataclass(frozen=True)
+class SignalingAddress:
+    """Where a running signaling server is reached (set by :mod:`kvsmock.signaling` while it runs)."""
+
+    #: ``ws`` or ``wss``.
+    scheme: str
+    #: The address it listens on, as a URL (``ws://127.0.0.1:4568``).
+    url: str
+    port: int
+    #: An explicit WSS endpoint to hand out instead (``--signaling-public-url``).
+    public_url: str | None = None
+    #: Host and UDP port of its loopback STUN/TURN responder, for GetIceServerConfig's URIs.
+    ice_host: str = "127.0.0.1"
+    ice_port: int | None = None
+
+
+_signaling_lock = threading.Lock()
+_signaling: list[SignalingAddress] = []
+
+
+def register_signaling(address: SignalingAddress) -> None:
+    """A signaling server started: WSS endpoints point at it (the latest one wins)."""
+    with _signaling_lock:
+        _signaling.append(address)
+
+
+def unregister_signaling(address: SignalingAddress) -> None:
+    with _signaling_lock:
+        if address in _signaling:
+            _signaling.remove(address)
+
+
+def active_signaling() -> SignalingAddress | None:
+    """The signaling server WSS endpoints point at, if one runs in this process."""
+    with _signaling_lock:
+        return _signaling[-1] if _signaling else None
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def signaling_ws_url(req: ApiRequest, running: SignalingAddress) -> str:
+    """The WSS endpoint: the explicit public URL, else the host the request came to with the signaling port."""
+    if running.public_url:
+        return running.public_url
+    if req.server_base_url:
+        host = urlsplit(req.server_base_url).hostname
+        if host:
+            return f"{running.scheme}://{_url_host(host)}:{running.port}"
+    return running.url
+
+
+def ice_address(req: ApiRequest) -> tuple[str, int] | None:
+    """Host and port for GetIceServerConfig's URIs: the running server's responder, if any."""
+    running = active_signaling()
+    if running is None or running.ice_port is None:
+        return None
+    host = running.ice_host
+    if req.server_base_url and not running.public_url:
+        host = urlsplit(req.server_base_url).hostname or host
+    elif running.public_url:
+        host = urlsplit(running.public_url).hostname or host
+    return host, running.ice_port
 
 
 def dns_suffix(region: str) -> str:
@@ -32,6 +102,10 @@ def data_endpoint(req: ApiRequest, resource_id: str, region: str, api_name: str)
 
 
 def signaling_endpoint(req: ApiRequest, resource_id: str, region: str, protocol: str, role: str) -> str:
+    running = active_signaling()
+    if protocol == "WSS" and running is not None:
+        # One endpoint for both roles: a connection with X-Amz-ClientId is a viewer's.
+        return signaling_ws_url(req, running)
     if req.server_base_url:
         base = urlsplit(req.server_base_url)
         if protocol == "WSS":

@@ -256,7 +256,8 @@ def test_signaling_endpoints_in_server(kvs_server):
     for role in ("MASTER", "VIEWER"):
         got = endpoints(c, arn, ["WSS", "HTTPS"], role)
         assert got["HTTPS"] == base
-        assert got["WSS"] == base.replace("http://", "ws://")
+        assert got["WSS"] == kvs_server.signaling_url  # the signaling port, beside the HTTP port
+        assert got["WSS"].startswith("ws://127.0.0.1:")
 
 
 def test_signaling_endpoint_default_configuration(kv):

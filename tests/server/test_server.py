@@ -215,9 +215,10 @@ def test_tls_adhoc_and_sigint(tmp_path):
     import urllib3
 
     urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    port = free_port()
+    port, signaling_port = free_port(), free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "kvsmock", "server", "--port", str(port), "--tls", "adhoc"],
+        [sys.executable, "-m", "kvsmock", "server", "--port", str(port), "--signaling-port", str(signaling_port),
+         "--tls", "adhoc"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -241,7 +242,7 @@ def test_tls_adhoc_and_sigint(tmp_path):
         wss = c.get_signaling_channel_endpoint(
             ChannelARN=arn, SingleMasterChannelEndpointConfiguration={"Protocols": ["WSS"], "Role": "MASTER"}
         )["ResourceEndpointList"][0]["ResourceEndpoint"]
-        assert wss == f"wss://127.0.0.1:{port}"
+        assert wss == f"wss://127.0.0.1:{signaling_port}"  # signaling has its own port, TLS too
         s3 = boto3.client("s3", endpoint_url=url, verify=False, **CREDENTIALS)
         s3.create_bucket(Bucket="tls-bucket")
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["tls-bucket"]
@@ -268,8 +269,9 @@ def test_public_url_and_sigterm():
         got = c.get_signaling_channel_endpoint(
             ChannelARN=arn, SingleMasterChannelEndpointConfiguration={"Protocols": ["WSS", "HTTPS"], "Role": "VIEWER"}
         )["ResourceEndpointList"]
+        signaling_port = server.signaling_url.rsplit(":", 1)[1]
         assert {e["Protocol"]: e["ResourceEndpoint"] for e in got} == {
-            "WSS": "ws://kvs.example:9999",
+            "WSS": f"ws://kvs.example:{signaling_port}",  # the public host, with the signaling port
             "HTTPS": "http://kvs.example:9999",
         }
         code = stop_with(server.process, signal.SIGTERM)

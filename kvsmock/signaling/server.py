@@ -1,0 +1,416 @@
+"""The WebSocket signaling endpoint, served from a background thread.
+
+One asyncio loop in its own thread runs a ``websockets`` server and the
+loopback STUN/TURN responder of :mod:`kvsmock.signaling.ice`. The rules are
+the service layer's (:mod:`kvsmock.service.signaling`); this module only
+carries them over WebSocket:
+
+* the opening handshake reads ``X-Amz-ChannelARN`` and, for a viewer,
+  ``X-Amz-ClientId`` from the query string (a connection with a ClientId is
+  a viewer's, one without is the master's), finds the channel in the
+  backend of the account and region of the presigned ``X-Amz-Credential``
+  (or, unsigned, of the ARN), and refuses with the service's error as an
+  HTTP response (status, ``x-amzn-ErrorType``, JSON body) — how the service
+  itself reports a failed upgrade is not documented; an accepted client is
+  registered with the hub before the ``101`` goes out, so it is reachable
+  as soon as its connect returns;
+* each text frame is a JSON client message handed to the hub; the events
+  the hub delivers are sent as JSON text frames;
+* on shutdown, and when the channel has gone (deleted, or state reset;
+  noticed at the client's next message),
+  the client gets ``GO_AWAY`` and the socket is closed.
+
+SigV4 signatures are not verified (moto does not verify them either).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from ..api.endpoints import SignalingAddress, register_signaling, unregister_signaling
+from ..api.moto_glue import account_id_for, backend_for as default_backend_for
+from ..errors import KvsError, SignalingAccessDenied
+from ..service.identifiers import parse_arn
+from ..service.signaling import (
+    CLOSE_GOING_AWAY,
+    GO_AWAY,
+    MASTER,
+    VIEWER,
+    Peer,
+    check_channel_arn,
+    hub_for,
+)
+from .ice import IceResponderProtocol
+
+log = logging.getLogger("kvsmock.signaling")
+
+#: Largest frame accepted; a message payload is limited to 10,000 characters, the
+#: frame is kept larger so an oversized payload gets a STATUS_RESPONSE, not a dropped socket.
+MAX_FRAME_BYTES = 256 * 1024
+
+
+@dataclass
+class _Plan:
+    """What the handshake found: whose channel, which role."""
+
+    account_id: str
+    region: str
+    channel_arn: str
+    role: str
+    client_id: str | None
+
+
+@dataclass
+class _Close:
+    code: int
+    reason: str
+
+
+class _Connection:
+    def __init__(self, ws: ServerConnection, outbox: asyncio.Queue, writer: asyncio.Task):
+        self.ws, self.outbox, self.writer = ws, outbox, writer
+
+
+def _query(path: str) -> dict[str, str]:
+    """The query parameters, names folded to lower case (the first value of each)."""
+    out: dict[str, str] = {}
+    for key, values in parse_qs(urlsplit(path).query, keep_blank_values=True).items():
+        out.setdefault(key.lower(), values[0])
+    return out
+
+
+class SignalingServer:
+    """kvsmock's WebRTC signaling endpoint (WebSocket) and its loopback STUN/TURN responder.
+
+    ``start()`` binds and serves from a background thread and makes
+    GetSignalingChannelEndpoint hand out this server's address for WSS;
+    ``stop()`` sends GO_AWAY to every client, closes, and takes the address
+    back. Also a context manager.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_context: Any = None,
+        public_url: str | None = None,
+        ice: bool = True,
+        backend_for: Callable[[str, str], Any] | None = None,
+    ):
+        self.host = host
+        self.requested_port = port
+        self.ssl_context = ssl_context
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self.ice = ice
+        self._backend_for = backend_for or default_backend_for
+        self.port: int | None = None
+        self.ice_port: int | None = None
+        self.address: SignalingAddress | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._stopping: asyncio.Event | None = None
+        self._server: Server | None = None
+        self._udp: asyncio.DatagramTransport | None = None
+        self._connections: set[_Connection] = set()
+
+    # ------------------------------------------------------------- addresses
+    @property
+    def scheme(self) -> str:
+        return "wss" if self.ssl_context else "ws"
+
+    @property
+    def url(self) -> str:
+        """The address it listens on (``ws://127.0.0.1:PORT``); a wildcard host shows as loopback."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else "::1" if self.host == "::" else self.host
+        shown = f"[{host}]" if ":" in host else host
+        return f"{self.scheme}://{shown}:{self.port}"
+
+    @property
+    def endpoint_url(self) -> str:
+        """What GetSignalingChannelEndpoint hands out in-process."""
+        return self.public_url or self.url
+
+    # -------------------------------------------------------------- lifecycle
+    def start(self, timeout: float = 10.0) -> "SignalingServer":
+        if self._thread is not None:
+            raise RuntimeError("the signaling server is already running")
+        self._thread = threading.Thread(target=self._run, name="kvsmock-signaling", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("the signaling server did not start")
+        if self._startup_error is not None:
+            self._thread.join(timeout)
+            self._thread = None
+            raise self._startup_error
+        ice_host = urlsplit(self.url).hostname or "127.0.0.1"
+        self.address = SignalingAddress(
+            scheme=self.scheme,
+            url=self.url,
+            port=self.port or 0,
+            public_url=self.public_url,
+            ice_host=ice_host,
+            ice_port=self.ice_port,
+        )
+        register_signaling(self.address)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.address is not None:
+            unregister_signaling(self.address)
+            self.address = None
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if self._stopping is not None:
+            loop.call_soon_threadsafe(self._stopping.set)
+        thread.join(timeout)
+        self._thread = None
+
+    def __enter__(self) -> "SignalingServer":
+        return self if self._thread is not None else self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as exc:  # noqa: BLE001 - reported to start()
+            if not self._ready.is_set():
+                self._startup_error = exc
+                self._ready.set()
+            else:
+                log.exception("the signaling server failed")
+        finally:
+            loop.close()
+
+    async def _main(self) -> None:
+        self._stopping = asyncio.Event()
+        self._server = await serve(
+            self._handle,
+            self.host or None,
+            self.requested_port,
+            process_request=self._handshake,
+            process_response=self._register,
+            ssl=self.ssl_context,
+            max_size=MAX_FRAME_BYTES,
+            logger=log,
+        )
+        self.port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self.requested_port
+        if self.ice:
+            await self._start_ice()
+        self._ready.set()
+        await self._stopping.wait()
+        await self._shutdown()
+
+    async def _start_ice(self) -> None:
+        """The STUN/TURN responder, on the same port number over UDP when it is free."""
+        loop = asyncio.get_running_loop()
+        host = self.host or "0.0.0.0"
+        for port in (self.port, 0):
+            try:
+                transport, _ = await loop.create_datagram_endpoint(IceResponderProtocol, local_addr=(host, port))
+            except OSError:
+                continue
+            self._udp = transport  # type: ignore[assignment]
+            self.ice_port = transport.get_extra_info("sockname")[1]
+            return
+
+    async def _shutdown(self) -> None:
+        connections = list(self._connections)
+        for conn in connections:
+            conn.outbox.put_nowait(dict(GO_AWAY))
+            conn.outbox.put_nowait(_Close(CLOSE_GOING_AWAY, "The signaling server is shutting down."))
+        if connections:
+            await asyncio.wait([c.writer for c in connections], timeout=2)
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        if self._udp is not None:
+            self._udp.close()
+
+    # -------------------------------------------------------------- handshake
+    def _plan(self, request: Request) -> _Plan:
+        query = _query(request.path)
+        arn = check_channel_arn(query.get("x-amz-channelarn"))
+        client_id = query.get("x-amz-clientid")
+        role = VIEWER if client_id is not None else MASTER
+        parsed = parse_arn(arn)
+        credential = query.get("x-amz-credential")
+        parts = credential.split("/") if credential else []
+        if len(parts) >= 3:
+            account_id = account_id_for(request.headers, parts[0])
+            region = parts[2]
+        else:  # unsigned: the ARN says where the channel is
+            account_id, region = parsed.account_id, parsed.region
+        if parsed.account_id != account_id:
+            raise SignalingAccessDenied(f"The caller is not authorized to access the channel {arn}.")
+        backend = self._backend_for(account_id, region)
+        channel = backend.find_channel({"ChannelARN": arn})
+        hub_for(backend).check_connect(channel, role, client_id)
+        return _Plan(account_id, region, arn, role, client_id)
+
+    def _handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return None  # not a WebSocket request: websockets answers 426 Upgrade Required
+        try:
+            connection.kvs_plan = self._plan(request)  # type: ignore[attr-defined]
+        except KvsError as err:
+            return self._refuse(connection, err)
+        except Exception:  # a kvsmock bug: refuse like the service would, log the detail
+            log.exception("signaling handshake failed")
+            from ..errors import InternalFailure
+
+            return self._refuse(connection, InternalFailure("kvsmock hit an internal error; see its log."))
+        return None
+
+    @staticmethod
+    def _refuse(connection: ServerConnection, err: KvsError) -> Response:
+        response = connection.respond(err.status, json.dumps(err.body()))
+        del response.headers["Content-Type"]
+        response.headers["Content-Type"] = "application/json"
+        response.headers["x-amzn-ErrorType"] = err.error_type
+        return response
+
+    # ------------------------------------------------------------- connection
+    async def _register(self, connection: ServerConnection, request: Request, response: Response) -> Response | None:
+        """Register the client with the hub before the 101 goes out.
+
+        When the client's connect returns it is already the channel's master
+        (or that viewer): messages sent to it from then on are delivered, and
+        the viewer count is exact for the next handshake. Events delivered
+        before the handler starts wait in the connection's outbox.
+        """
+        plan: _Plan | None = getattr(connection, "kvs_plan", None)
+        if plan is None or response.status_code != 101:
+            return None
+        loop = asyncio.get_running_loop()
+        outbox: asyncio.Queue = asyncio.Queue()
+
+        def deliver(event: dict[str, Any]) -> None:
+            loop.call_soon_threadsafe(outbox.put_nowait, event)
+
+        def close(code: int, reason: str) -> None:
+            loop.call_soon_threadsafe(outbox.put_nowait, _Close(code, reason))
+
+        backend = self._backend_for(plan.account_id, plan.region)
+        try:
+            channel = backend.find_channel({"ChannelARN": plan.channel_arn})
+            peer = hub_for(backend).connect(channel, plan.role, plan.client_id, deliver, close)
+        except KvsError as err:  # lost a race since process_request (channel deleted, viewer limit)
+            return self._refuse(connection, err)
+        connection.kvs_peer = peer  # type: ignore[attr-defined]
+        connection.kvs_outbox = outbox  # type: ignore[attr-defined]
+        # However the connection ends (even if the handler never runs), the hub forgets it.
+        loop.create_task(self._forget_when_closed(connection, peer))
+        return None
+
+    @staticmethod
+    async def _forget_when_closed(connection: ServerConnection, peer: Peer) -> None:
+        await connection.wait_closed()
+        peer.hub.disconnect(peer)
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        plan: _Plan | None = getattr(ws, "kvs_plan", None)
+        peer: Peer | None = getattr(ws, "kvs_peer", None)
+        outbox: asyncio.Queue | None = getattr(ws, "kvs_outbox", None)
+        if plan is None or peer is None or outbox is None:
+            await ws.close(1011, "not registered")
+            return
+        loop = asyncio.get_running_loop()
+
+        def deliver(event: dict[str, Any]) -> None:
+            loop.call_soon_threadsafe(outbox.put_nowait, event)
+
+        def close(code: int, reason: str) -> None:
+            loop.call_soon_threadsafe(outbox.put_nowait, _Close(code, reason))
+
+        conn = _Connection(ws, outbox, asyncio.create_task(self._write(ws, outbox)))
+        self._connections.add(conn)
+        try:
+            async for message in ws:
+                self._on_message(plan, peer, message, deliver, close)
+        except ConnectionClosed:
+            pass
+        finally:
+            peer.hub.disconnect(peer)
+            self._connections.discard(conn)
+            if not conn.writer.done():
+                try:
+                    await asyncio.wait_for(asyncio.shield(conn.writer), timeout=0.05)
+                except (asyncio.TimeoutError, Exception):
+                    conn.writer.cancel()
+
+    def _on_message(
+        self,
+        plan: _Plan,
+        peer: Peer,
+        message: str | bytes,
+        deliver: Callable[[dict[str, Any]], None],
+        close: Callable[[int, str], None],
+    ) -> None:
+        if isinstance(message, bytes):
+            try:
+                message = message.decode("utf-8")
+            except UnicodeDecodeError:
+                return
+        try:
+            data = json.loads(message)
+        except (ValueError, RecursionError):
+            return  # SDKs and the service ignore frames that are not JSON messages
+        if not isinstance(data, dict):
+            return
+        backend = self._backend_for(plan.account_id, plan.region)
+        hub = hub_for(backend)
+        channel = None
+        if hub is peer.hub:
+            try:
+                channel = backend.find_channel({"ChannelARN": plan.channel_arn})
+            except KvsError:
+                channel = None
+        if channel is None:  # deleted, or the emulator's state was reset
+            deliver(dict(GO_AWAY))
+            close(CLOSE_GOING_AWAY, "The signaling channel no longer exists.")
+            return
+        status = hub.receive(peer, channel, data)
+        if status is not None:
+            deliver(status)
+
+    @staticmethod
+    async def _write(ws: ServerConnection, outbox: asyncio.Queue) -> None:
+        try:
+            while True:
+                item = await outbox.get()
+                if isinstance(item, _Close):
+                    await ws.close(item.code, item.reason)
+                    return
+                await ws.send(json.dumps(item))
+        except ConnectionClosed:
+            return
+
+
+def start_signaling_server(host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> SignalingServer:
+    """Start a signaling server in-process; use it as a context manager or call ``.stop()``.
+
+    While it runs, GetSignalingChannelEndpoint answers WSS with its
+    ``ws://`` address and GetIceServerConfig points at its STUN/TURN responder::
+
+        with start_signaling_server() as server:
+            ...  # server.url == "ws://127.0.0.1:PORT"
+    """
+    return SignalingServer(host, port, **kwargs).start()

@@ -1,0 +1,154 @@
+"""The signaling port of ``kvsmock server``: options, printed addresses, TLS, shutdown."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+
+import boto3
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from conftest_plugin import KvsServer, free_port
+from kvsmock.signaling import presigned_url
+
+
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+
+
+def wss_endpoint(server: KvsServer, arn: str, role: str = "MASTER") -> str:
+    return server.kinesisvideo.get_signaling_channel_endpoint(
+        ChannelARN=arn, SingleMasterChannelEndpointConfiguration={"Protocols": ["WSS"], "Role": role}
+    )["ResourceEndpointList"][0]["ResourceEndpoint"]
+
+
+def test_help_lists_the_signaling_options():
+    out = subprocess.run([sys.executable, "-m", "kvsmock", "server", "--help"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0
+    assert "--signaling-port" in out.stdout and "--signaling-public-url" in out.stdout
+
+
+def test_server_prints_both_addresses(kvs_server):
+    log = kvs_server.read_log()
+    assert f"kvsmock server listening on http://127.0.0.1:{kvs_server.port}" in log
+    assert f"kvsmock signaling listening on {kvs_server.signaling_url}" in log
+    assert kvs_server.signaling_url.startswith("ws://127.0.0.1:")
+
+
+def _two_free_ports() -> int:
+    """A port p with p + 1 also free (as far as can be told)."""
+    for _ in range(50):
+        p = free_port()
+        with socket.socket() as a, socket.socket() as b:
+            try:
+                a.bind(("127.0.0.1", p))
+                b.bind(("127.0.0.1", p + 1))
+            except OSError:
+                continue
+        return p
+    pytest.skip("no two adjacent free ports")
+
+
+def test_default_signaling_port_is_the_http_port_plus_one():
+    port = _two_free_ports()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kvsmock", "server", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        lines = [process.stdout.readline().decode() for _ in range(2)]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(15)
+        process.stdout.close()
+    assert lines[0].strip() == f"kvsmock server listening on http://127.0.0.1:{port}"
+    assert lines[1].strip() == f"kvsmock signaling listening on ws://127.0.0.1:{port + 1}"
+
+
+def test_public_urls():
+    signaling_port = free_port()
+    server = KvsServer(extra_args=["--public-url", "http://kvs.example:9999", "--signaling-port", str(signaling_port)])
+    try:
+        arn = server.kinesisvideo.create_signaling_channel(ChannelName="ch")["ChannelARN"]
+        # the public host, with the signaling port
+        assert wss_endpoint(server, arn, "VIEWER") == f"ws://kvs.example:{signaling_port}"
+        signaling = server.client("kinesis-video-signaling")  # the server itself, not the public name
+        uris = signaling.get_ice_server_config(ChannelARN=arn)["IceServerList"][0]["Uris"]
+        assert uris[0] == f"turn:kvs.example:{signaling_port}?transport=udp"
+    finally:
+        server.stop()
+    server = KvsServer(extra_args=["--signaling-public-url", "wss://signaling.example/"])
+    try:
+        arn = server.kinesisvideo.create_signaling_channel(ChannelName="ch")["ChannelARN"]
+        assert wss_endpoint(server, arn) == "wss://signaling.example"
+        assert "kvsmock signaling endpoints point at wss://signaling.example" in server.read_log()
+    finally:
+        server.stop()
+
+
+def test_signaling_port_in_use_fails_cleanly(kvs_server):
+    busy = int(kvs_server.signaling_url.rsplit(":", 1)[1])
+    out = subprocess.run(
+        [sys.executable, "-m", "kvsmock", "server", "--port", str(free_port()), "--signaling-port", str(busy)],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert out.returncode == 1
+    assert "signaling port" in out.stderr and "in use" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("bad", [["--signaling-port", "70000"], ["--signaling-port", "-1"]])
+def test_bad_signaling_port_is_refused(bad):
+    out = subprocess.run([sys.executable, "-m", "kvsmock", "server", *bad], capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and "--signaling-port" in out.stderr
+
+
+def test_same_port_twice_is_refused():
+    port = str(free_port())
+    out = subprocess.run(
+        [sys.executable, "-m", "kvsmock", "server", "--port", port, "--signaling-port", port],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert out.returncode != 0 and "differ" in out.stderr
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_tls_serves_wss_and_sigterm_sends_go_away():
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kvsmock", "server", "--port", str(port), "--signaling-port", "0", "--tls", "adhoc"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        first = process.stdout.readline().decode().strip()
+        second = process.stdout.readline().decode().strip()
+        assert first == f"kvsmock server listening on https://127.0.0.1:{port}", first
+        signaling_url = second.rsplit(" ", 1)[1]
+        assert signaling_url.startswith("wss://127.0.0.1:"), second
+        c = boto3.client("kinesisvideo", endpoint_url=f"https://127.0.0.1:{port}", verify=False, **CREDENTIALS)
+        arn = c.create_signaling_channel(ChannelName="secure")["ChannelARN"]
+        endpoint = c.get_signaling_channel_endpoint(
+            ChannelARN=arn, SingleMasterChannelEndpointConfiguration={"Protocols": ["WSS"], "Role": "MASTER"}
+        )["ResourceEndpointList"][0]["ResourceEndpoint"]
+        assert endpoint == signaling_url
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # the adhoc certificate is self-signed
+        credentials = boto3.Session(**CREDENTIALS).get_credentials()
+        url = presigned_url(endpoint, arn, region_name="us-east-1", credentials=credentials)
+        with connect(url, ssl=context, open_timeout=10) as ws:
+            process.send_signal(signal.SIGTERM)
+            assert json.loads(ws.recv(timeout=10)) == {"messageType": "GO_AWAY"}
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=10)
+        assert process.wait(15) == 0
+        rest = process.stdout.read().decode(errors="replace")
+        assert "Traceback" not in rest and "stopped" in rest
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
