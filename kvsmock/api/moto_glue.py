@@ -15,7 +15,11 @@ kvsmock plugs into moto (5.x) at these points, and nowhere else:
   KVS host (PutMedia then reads it piece by piece, with no copy of the
   whole upload), and joins it for any other service;
 * the account id of a request follows moto's rules (``MOTO_ACCOUNT_ID``,
-  ``x-moto-account-id``, then the access key via moto's IAM).
+  ``x-moto-account-id``, then the access key via moto's IAM);
+* stream keys live in moto's KMS backend (:class:`MotoKms`): key lookup by
+  id, ARN or alias, key state and usage, and GenerateDataKey;
+* notifications and generated images go to moto's SNS and S3 backends
+  (:class:`MotoDeliveries`).
 
 A moto upgrade that moves any of these is mended here.
 """
@@ -35,8 +39,13 @@ import moto.core.custom_responses_mock as custom_responses_mock
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.base_backend import BackendDict, BaseBackend
 
+from ..errors import KmsKeyError
+from ..service import deliveries, encryption
 from ..service.backend import KinesisVideoService
 from . import archived_media as _archived_media  # noqa: F401  (registers ListFragments, GetMediaForFragmentList)
+from . import streaming as _streaming  # noqa: F401  (registers the HLS/DASH session URLs and their resources)
+from . import signaling as _signaling  # noqa: F401  (registers GetIceServerConfig, SendAlexaOfferToMaster, JoinStorageSession*)
+from . import clip_images as _clip_images  # noqa: F401  (registers GetClip, GetImages)
 from . import media as _media  # noqa: F401  (registers PutMedia and GetMedia)
 from .dispatch import handle
 from .request import ApiRequest, ApiResponse, headers_from
@@ -139,6 +148,83 @@ def moto_handler(request: Any, full_url: str, headers: Any) -> tuple[int, dict[s
     return response.status, dict(response.headers), body
 
 
+_KMS_ARN = re.compile(r"^arn:aws[\w-]*:kms:([^:]+):(\d{12}):(?:key|alias)/")
+
+
+class MotoKms:
+    """Stream keys in moto's KMS backend of the stream's account and region."""
+
+    def _key(self, account_id: str, region: str, key_id: str) -> tuple[Any, Any]:
+        from moto.kms.models import kms_backends
+
+        match = _KMS_ARN.match(key_id)
+        if match:
+            key_region, key_account = match.group(1), match.group(2)
+            if key_account != account_id:
+                raise KmsKeyError(4500, f"Access to the KMS key {key_id} (account {key_account}) is denied.")
+            region = key_region
+        backend = kms_backends[account_id][region]
+        try:
+            raw_id = backend.any_id_to_key_id(key_id)
+            return backend, backend.keys[raw_id]
+        except Exception:  # moto raises KeyError, or fails on an alias it does not know
+            raise KmsKeyError(4506, f"The KMS key {key_id} is not found.") from None
+
+    def check(self, account_id: str, region: str, key_id: str) -> None:
+        _, key = self._key(account_id, region, key_id)
+        state = getattr(key, "key_state", "Enabled")
+        if state == "Disabled":
+            raise KmsKeyError(4501, f"The KMS key {key_id} is disabled.")
+        if state != "Enabled":
+            raise KmsKeyError(4505, f"The KMS key {key_id} is in state {state}.")
+        usage, spec = getattr(key, "key_usage", None), getattr(key, "key_spec", None)
+        if usage not in (None, "ENCRYPT_DECRYPT") or spec not in (None, "SYMMETRIC_DEFAULT"):
+            raise KmsKeyError(4504, f"The KMS key {key_id} is not a symmetric encryption key.")
+
+    def generate_data_key(self, account_id: str, region: str, key_id: str) -> tuple[bytes, bytes]:
+        backend, key = self._key(account_id, region, key_id)
+        plaintext, blob, _ = backend.generate_data_key(
+            key_id=key.id, encryption_context={}, number_of_bytes=None, key_spec="AES_256"
+        )
+        return plaintext, blob
+
+
+class MotoDeliveries:
+    """SNS topics and S3 buckets in moto, in the stream's account."""
+
+    def publish(self, account_id: str, region: str, topic_arn: str, subject: str, message: str) -> None:
+        from moto.sns.models import sns_backends
+
+        parts = topic_arn.split(":")
+        if len(parts) < 6 or parts[4] != account_id:
+            raise deliveries.DeliveryFailed(f"topic {topic_arn} is not in account {account_id}")
+        backend = sns_backends[account_id][parts[3]]
+        backend.get_topic(topic_arn)  # raises when the topic does not exist
+        backend.publish(message, arn=topic_arn, subject=subject)
+
+    def put_object(
+        self, account_id: str, region: str, bucket: str, key: str, body: bytes, content_type: str, metadata: dict[str, str]
+    ) -> None:
+        from moto.s3.models import s3_backends
+        from moto.utilities.utils import get_partition
+
+        backend = s3_backends[account_id][get_partition(region)]
+        found = backend.get_bucket(bucket)  # raises MissingBucket
+        if found.region_name != region:
+            raise deliveries.DeliveryFailed(f"bucket {bucket} is in {found.region_name}, not {region}")
+        stored = backend.put_object(bucket, key, body)
+        stored.set_metadata({"Content-Type": content_type, **{f"x-amz-meta-{k}": v for k, v in metadata.items()}})
+
+
+def expire_all() -> int:
+    """Free the media whose retention has ended, in every account and region; returns fragments freed."""
+    freed = 0
+    for regions in list(kinesisvideo_backends.values()):
+        for backend in list(regions.values()):
+            freed += backend.expire_media()
+    return freed
+
+
 def reset_all() -> None:
     """moto's reset: clears every moto backend, kvsmock's included."""
     BackendDict.reset()
@@ -183,6 +269,8 @@ def install() -> None:
 
         moto.kinesisvideo.kinesisvideo_backends = kinesisvideo_backends  # type: ignore[attr-defined]
         moto.kinesisvideoarchivedmedia.kinesisvideoarchivedmedia_backends = kinesisvideo_backends  # type: ignore[attr-defined]
+        encryption.set_key_provider(MotoKms())
+        deliveries.set_delivery_target(MotoDeliveries())
         cb = custom_responses_mock.CallbackResponse
         if not getattr(cb.get_response, "_kvsmock_patched", False):
             cb.get_response = _join_iterable_body(cb.get_response)  # type: ignore[method-assign]
@@ -228,4 +316,5 @@ def uninstall() -> None:
         moto.kinesisvideoarchivedmedia.kinesisvideoarchivedmedia_backends = (  # type: ignore[attr-defined]
             moto.kinesisvideoarchivedmedia.models.kinesisvideoarchivedmedia_backends
         )
+        encryption.set_key_provider(encryption.LocalKeys())
         _installed = False

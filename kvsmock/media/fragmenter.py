@@ -143,6 +143,8 @@ class Fragment:
     first_frame_time: int  #: earliest frame time (cluster timecode + block timecode)
     last_frame_time: int  #: latest frame time
     offset: int = 0  #: byte offset of the Cluster in the body
+    #: False when producer Tags may still follow (a known-size Cluster): they come as FragmentTags events.
+    tags_final: bool = True
 
     @property
     def size(self) -> int:
@@ -164,6 +166,7 @@ class FragmentTags:
     timecode: int  #: Cluster Timecode of that fragment
     data: bytes  #: the Tags element as uploaded
     tags: list[tuple[str, TagValue]]  #: (name, value), END_OF_FRAGMENT left out
+    last: bool = False  #: it held END_OF_FRAGMENT: no more Tags follow for this fragment
 
 
 @dataclass(frozen=True, slots=True)
@@ -616,7 +619,7 @@ class Fragmenter:
         self._cluster = None
         self._pending = _Pending(cluster, cluster_bytes)
         if cluster.known_size:  # nothing later can change it: complete at its last byte
-            self._complete_pending(out)
+            self._complete_pending(out, tags_final=False)
             self._trailing = _Trailing(cluster.timecode)
 
     def _producer_tags(self, event: ElementRead, out: list[Event]) -> None:
@@ -656,7 +659,7 @@ class Fragmenter:
                 )
         if pending is None:
             trailing.tag_count += len(tags)
-            out.append(FragmentTags(timecode, event.data, tags))
+            out.append(FragmentTags(timecode, event.data, tags, end_marker))
             if end_marker:
                 self._trailing = None
             return
@@ -665,7 +668,7 @@ class Fragmenter:
         if end_marker:
             self._complete_pending(out)
 
-    def _complete_pending(self, out: list[Event]) -> None:
+    def _complete_pending(self, out: list[Event], tags_final: bool = True) -> None:
         pending = self._pending
         if pending is None:
             return
@@ -703,6 +706,7 @@ class Fragmenter:
             first_frame_time=cluster.first_time,
             last_frame_time=cluster.last_time,
             offset=cluster.offset,
+            tags_final=tags_final,
         )
         self._previous_last_time = cluster.last_time
         self.fragments_completed += 1
