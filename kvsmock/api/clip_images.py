@@ -26,7 +26,6 @@ from __future__ import annotations
 import base64
 import bisect
 import hashlib
-from fractions import Fraction
 from typing import Any, Callable, Sequence
 
 from .. import clock
@@ -40,12 +39,12 @@ from ..errors import (
     UnsupportedStreamMediaTypeException,
 )
 from ..media import clip as clip_media
-from ..media.clip import ClipSource, check_clip_tracks, cluster_timecode, mkv_to_mp4
-from ..media.ebml import UNKNOWN_SIZE_SEGMENT_HEADER
-from ..media.images import ImageEncoder, ImageMediaError, frames_at
-from ..service.archive import same_tracks
+from ..media.clip import ClipSource, check_clip_tracks, mkv_to_mp4
+from ..media.images import ImageEncoder
+from ..service.archive import mkv_header, same_tracks
+from ..service.stills import fragment_stills
 from ..service.backend import KinesisVideoService
-from ..service.fragments import MediaHeader, StoredFragment
+from ..service.fragments import StoredFragment
 from ..service.pagination import decode_token, encode_token
 from ..service.streams import Stream
 from .dispatch import HANDLERS
@@ -80,11 +79,6 @@ def _require_retention(stream: Stream) -> None:
         raise NoDataRetentionException(
             f"The stream {stream.name} does not retain data (DataRetentionInHours is 0)."
         )
-
-
-def _mkv_header(header: MediaHeader) -> bytes:
-    """What goes before the first Cluster of an MKV holding fragments with this header."""
-    return header.ebml_header + UNKNOWN_SIZE_SEGMENT_HEADER + header.segment_header
 
 
 def _cluster_of(fragment: StoredFragment) -> Callable[[], bytes]:
@@ -152,7 +146,7 @@ def get_clip(backend: KinesisVideoService, req: ApiRequest, params: dict[str, An
     try:
         tracks = check_clip_tracks(header.tracks)
         source = ClipSource(
-            header=_mkv_header(header),
+            header=mkv_header(header),
             # Read (and decrypted) one at a time as the remux reaches them.
             clusters=[_cluster_of(f) for f in fragments],
             sizes=[f.size - len(f.tags_after) for f in fragments],
@@ -184,24 +178,6 @@ def _quality(params: dict[str, Any]) -> int:
     return int(text)
 
 
-def _video_track_index(fragment: StoredFragment) -> int | None:
-    """Position of the video track images are taken from (track 1, H.264/H.265, valid CPD)."""
-    tracks = fragment.header.tracks
-    for index, track in enumerate(tracks):
-        if track.number == 1:
-            if track.codec_id not in clip_media.VIDEO_CODECS or not track.codec_private:
-                return None
-            try:
-                if track.codec_id == clip_media.HEVC:
-                    clip_media.parse_hevc_config(track.codec_private)
-                else:
-                    clip_media.parse_avc_config(track.codec_private)
-            except clip_media.ClipMediaError:
-                return None
-            return index
-    return None
-
-
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
@@ -209,19 +185,8 @@ def _ms(seconds: float) -> int:
 def _images_for(fragment: StoredFragment, start_ms: int, times_ms: list[int], encoder: ImageEncoder,
                 width: int | None, height: int | None) -> list[str | None]:
     """Base64 images of ``fragment`` (starting at ``start_ms``) at ``times_ms`` (None where no image could be made)."""
-    index = _video_track_index(fragment)
-    if index is None:
-        return [None] * len(times_ms)
-    scale = Fraction(fragment.header.timecode_scale_ns, 1_000_000_000)
-    cluster = fragment.cluster  # read (and decrypted) once
-    tc = cluster_timecode(cluster) or 0
-    # Instants on the fragment's own MKV timeline: its Cluster Timecode plus the offset into it.
-    targets = [tc * scale + Fraction(t - start_ms, 1000) for t in times_ms]
-    try:
-        frames = frames_at(_mkv_header(fragment.header) + cluster, targets, index)
-        return [base64.b64encode(encoder.encode(frame, width, height)).decode() for frame in frames]
-    except ImageMediaError:
-        return [None] * len(times_ms)
+    stills = fragment_stills(fragment, start_ms, times_ms, encoder, width, height)
+    return [base64.b64encode(image).decode() if image is not None else None for image in stills]
 
 
 def _covering(fragments: list[StoredFragment], starts_ms: list[int], t_ms: int) -> StoredFragment | None:

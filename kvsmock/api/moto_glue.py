@@ -216,6 +216,24 @@ class MotoDeliveries:
         stored.set_metadata({"Content-Type": content_type, **{f"x-amz-meta-{k}": v for k, v in metadata.items()}})
 
 
+#: Signaling events billed as messages.
+_BILLED_SIGNALING = frozenset({"SDP_OFFER", "SDP_ANSWER", "ICE_CANDIDATE", "SEND_ALEXA_OFFER"})
+
+
+def count_signaling(channel_arn: str, what: str, nbytes: int) -> None:
+    """Usage hook of the signaling hub: a relayed message counts on its channel."""
+    if what not in _BILLED_SIGNALING:
+        return
+    parts = channel_arn.split(":")
+    if len(parts) < 6:
+        return
+    backend = kinesisvideo_backends[parts[4]][parts[3]]
+    for channel in list(backend.channels.values()):
+        if channel.arn == channel_arn:
+            channel.usage.message()
+            return
+
+
 def expire_all() -> int:
     """Free the media whose retention has ended, in every account and region; returns fragments freed."""
     freed = 0
@@ -271,6 +289,10 @@ def install() -> None:
         moto.kinesisvideoarchivedmedia.kinesisvideoarchivedmedia_backends = kinesisvideo_backends  # type: ignore[attr-defined]
         encryption.set_key_provider(MotoKms())
         deliveries.set_delivery_target(MotoDeliveries())
+        from ..service import signaling as signaling_service
+
+        if count_signaling not in signaling_service.usage_hooks:
+            signaling_service.usage_hooks.append(count_signaling)
         cb = custom_responses_mock.CallbackResponse
         if not getattr(cb.get_response, "_kvsmock_patched", False):
             cb.get_response = _join_iterable_body(cb.get_response)  # type: ignore[method-assign]

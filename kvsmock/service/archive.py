@@ -13,7 +13,12 @@ from typing import Sequence
 from ..media.ebml import UNKNOWN_SIZE_SEGMENT_HEADER
 from .fragments import MediaHeader, StoredFragment
 
-__all__ = ["as_mkv", "as_mkv_pieces", "same_tracks"]
+__all__ = ["as_mkv", "as_mkv_pieces", "mkv_header", "same_tracks"]
+
+
+def mkv_header(header: MediaHeader) -> bytes:
+    """What goes before the first Cluster of an MKV holding fragments with this header."""
+    return header.ebml_header + UNKNOWN_SIZE_SEGMENT_HEADER + header.segment_header
 
 
 def same_tracks(a: MediaHeader, b: MediaHeader) -> bool:
@@ -28,8 +33,7 @@ def as_mkv_pieces(fragments: Sequence[StoredFragment]) -> list[bytes]:
     """The pieces of one MKV holding ``fragments`` in the given order (``b"".join`` them for the file)."""
     if not fragments:
         raise ValueError("no fragments")
-    header = fragments[0].header
-    pieces = [header.ebml_header, UNKNOWN_SIZE_SEGMENT_HEADER, header.segment_header]
+    pieces = [mkv_header(fragments[0].header)]
     pieces.extend(f.cluster for f in fragments)
     return pieces
 

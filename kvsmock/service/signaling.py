@@ -218,8 +218,8 @@ class ChannelSignaling:
 
 #: Called for every metered signaling event: ``hook(channel_arn, what, nbytes)``.
 #: ``what`` is a client action (``SDP_OFFER`` ...), ``CONNECT``, ``GET_ICE_SERVER_CONFIG``,
-#: ``SEND_ALEXA_OFFER`` or ``JOIN_STORAGE_SESSION``. kvsmock has no usage meter yet;
-#: this is where one plugs in.
+#: ``SEND_ALEXA_OFFER`` or ``JOIN_STORAGE_SESSION``. The moto glue plugs the usage
+#: meter in here (messages are counted on the channel's ``usage``).
 UsageHook = Callable[[str, str, int], None]
 usage_hooks: list[UsageHook] = []
 

@@ -243,16 +243,16 @@ def test_pagination(kv):
 
 
 def test_each_fragment_is_decoded_once_per_page(kvs, monkeypatch):
-    from kvsmock.api import clip_images
+    from kvsmock.service import stills
 
     calls = []
-    real = clip_images.frames_at
+    real = stills.frames_at
 
     def counting(mkv, times, index=0):
         calls.append(len(times))
         return real(mkv, times, index)
 
-    monkeypatch.setattr(clip_images, "frames_at", counting)
+    monkeypatch.setattr(stills, "frames_at", counting)
     client = _stream(kvs)
     images = _images(client, START, START + 6, interval=200, WidthPixels=32, HeightPixels=24)["Images"]
     assert len(images) == 25 and all("ImageContent" in i for i in images)

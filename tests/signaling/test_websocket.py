@@ -372,3 +372,29 @@ def test_server_shutdown_sends_go_away(kvs, wire):
         ChannelARN=arn, SingleMasterChannelEndpointConfiguration={"Protocols": ["WSS"], "Role": "MASTER"}
     )["ResourceEndpointList"][0]["ResourceEndpoint"]
     assert wss.startswith("wss://m-")
+
+
+def test_relayed_messages_are_metered(sig, wire):
+    import requests
+
+    import kvsmock
+
+    arn = sig.channel()
+    master = sig.connect(arn)
+    viewer = sig.connect(arn, "viewer-1")
+    viewer.send(wire.message("SDP_OFFER", {"type": "offer", "sdp": "v=0\r\n"}))
+    wire.recv_json(master)
+    master.send(wire.message("SDP_ANSWER", {"type": "answer"}, recipient="viewer-1"))
+    wire.recv_json(viewer)
+    viewer.send(wire.message("ICE_CANDIDATE", {"candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host"}))
+    wire.recv_json(master)
+    if sig.mode == "server":
+        report = requests.get(f"{sig.kv.endpoint_url}/_kvsmock/usage", timeout=10).json()
+    else:
+        report = kvsmock.usage()
+    channels = [c for c in report["Channels"] if c["ChannelARN"] == arn]
+    assert [c["SignalingMessages"] for c in channels] == [3], report["Channels"]
+    all_messages = sum(c["SignalingMessages"] for c in report["Channels"])
+    assert report["CostUSD"]["SignalingMessages"] == pytest.approx(
+        all_messages / 1e6 * report["Rates"]["signaling_per_million_messages"]
+    )
