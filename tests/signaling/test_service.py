@@ -186,12 +186,16 @@ def test_storage_offer_is_valid_base64_json():
 def test_usage_hook_sees_messages():
     hub, ch = SignalingHub(), channel()
     seen: list[tuple] = []
-    usage_hooks.append(lambda arn, what, n: seen.append((what, n)))
+
+    def hook(arn, what, n):
+        seen.append((what, n))
+
+    usage_hooks.append(hook)
     try:
         _, vpeer = connect(hub, ch, "v1")
         hub.receive(vpeer, ch, {"action": "ICE_CANDIDATE", "messagePayload": "eHl6"})
     finally:
-        usage_hooks.clear()
+        usage_hooks.remove(hook)  # the usage meter's own hook stays
     assert seen == [("CONNECT", 0), ("ICE_CANDIDATE", 4)]
 
 
