@@ -29,7 +29,6 @@ import statistics
 import time
 from datetime import datetime, timezone
 from fractions import Fraction
-from pathlib import Path
 
 import av
 import boto3
@@ -39,8 +38,8 @@ from kvsmock import mock_kinesisvideo, put_media
 from kvsmock.media import ebml
 from kvsmock.media.mkvwriter import Packet, TrackSpec, write_mkv
 from kvsmock.media.sample import _picture
+from report import publish
 
-RESULTS = Path(__file__).parent / "results" / "clip.md"
 FPS, FRAGMENT_S, KBPS, WIDTH, HEIGHT = 25, 2, 4000, 1280, 720
 START = 1_700_000_000
 MB = 1024 * 1024
@@ -111,14 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         assert count == args.seconds // FRAGMENT_S, acks[-3:]
         endpoint = control.get_data_endpoint(StreamName="bench", APIName="GET_CLIP")["DataEndpoint"]
         archive = boto3.client("kinesis-video-archived-media", endpoint_url=endpoint, region_name=REGION)
-        from kvsmock.api.clip_images import _mkv_header
         from kvsmock.api.moto_glue import backend_for
         from kvsmock.media.clip import ClipSource, check_clip_tracks, mkv_to_mp4
-        from kvsmock.service.archive import as_mkv
+        from kvsmock.service.archive import as_mkv, mkv_header
 
         stored = backend_for("123456789012", REGION).streams["bench"].store.snapshot()
         mkv = as_mkv(stored)  # the same MKV bytes GetClip starts from
-        source = ClipSource(_mkv_header(stored[0].header), [f.cluster for f in stored],
+        source = ClipSource(mkv_header(stored[0].header), [f.cluster for f in stored],
                             [f.producer_timestamp for f in stored])
         tracks = check_clip_tracks(stored[0].header.tracks)
 
@@ -157,19 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         ("(c) kvsmock's remux alone (mkv_to_mp4)", f"{remux_t * 1000:.0f} ms", f"ratio (c) / (b) {remux_t / ref_t:.2f}; the rest of (a) is the request, fragment lookup, decryption and boto3"),
         ("ratio (a) / (b)", f"{kvs_t / ref_t:.2f}", "target <= 1.5"),
     ]
-    lines = [
+    intro = [
         f"GetClip benchmark: {args.seconds} s of {WIDTH}x{HEIGHT} H.264 at ~{KBPS} kbit/s in {FRAGMENT_S} s fragments "
         f"({body_mb:.1f} MB, {count} fragments), median of {args.rounds} alternating rounds; {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.1f} (a shared machine: read the ratios).",
-        "",
-        "| measure | time | note |",
-        "|---|---:|---|",
-    ] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(text)
+        f"load average {os.getloadavg()[0]:.1f} (a shared machine: read the ratios)."
+    ]
+    publish("clip", intro, ["measure", "time", "note"], ["---", "---:", "---"], rows, write=not args.no_write)
     return 0
 
 

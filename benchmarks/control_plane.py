@@ -17,14 +17,13 @@ import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import boto3
 import moto
 
 from kvsmock.api import moto_glue
+from report import publish
 
-RESULTS = Path(__file__).parent / "results" / "control_plane.md"
 
 
 def _client():
@@ -84,23 +83,16 @@ def main(argv: list[str] | None = None) -> int:
         kvs_ms = statistics.median(samples["kvsmock"][op]) * 1000
         rows.append((op, moto_ms, kvs_ms, kvs_ms / moto_ms))
 
-    lines = [
+    intro = [
         f"Control-plane per-call time, in-process, median of {args.rounds} alternating rounds "
         f"({args.describe_calls} DescribeStream / {args.list_calls} ListStreams calls each, "
         f"{args.streams} streams listed per call).",
         f"Python {platform.python_version()}, moto {moto.__version__}, boto3 {boto3.__version__}, "
         f"{os.cpu_count()} CPUs. Target: ratio <= 1.20.",
-        "",
-        "| operation | moto built-in (ms/call) | kvsmock (ms/call) | ratio kvsmock/moto |",
-        "|---|---:|---:|---:|",
     ]
-    for op, moto_ms, kvs_ms, ratio in rows:
-        lines.append(f"| {op} | {moto_ms:.3f} | {kvs_ms:.3f} | {ratio:.2f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(text)
+    columns = ["operation", "moto built-in (ms/call)", "kvsmock (ms/call)", "ratio kvsmock/moto"]
+    table = [(op, f"{moto_ms:.3f}", f"{kvs_ms:.3f}", f"{ratio:.2f}") for op, moto_ms, kvs_ms, ratio in rows]
+    publish("control_plane", intro, columns, ["---", "---:", "---:", "---:"], table, write=not args.no_write)
     return 0
 
 

@@ -31,7 +31,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import boto3
 import requests
@@ -41,8 +40,8 @@ from kvsmock import mock_kinesisvideo, put_media
 from kvsmock.media import ebml
 from kvsmock.media.mkvwriter import Packet, TrackSpec, cluster_element, header_elements
 from kvsmock.media.tags import END_OF_FRAGMENT, producer_tags
+from report import publish
 
-RESULTS = Path(__file__).parent / "results" / "media.md"
 FPS, FRAGMENT_S, KBPS = 25, 2, 4000
 MB = 1024 * 1024
 SINK_APP = """
@@ -283,18 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     direct = body_mb / (time.perf_counter() - start)
     rows.insert(2, ("(b) in-process ingest through put_media", f"{statistics.median(in_rates):.0f} MB/s", f"PutMedia session alone {direct:.0f} MB/s (target >= 300)"))
 
-    lines = [
+    intro = [
         f"Media benchmark: {count} fragments of 2 s, 1280x720 track, ~{KBPS} kbit/s "
-        f"({body_mb:.0f} MB per ingest run), median of {args.rounds} rounds where repeated; {os.cpu_count()} CPUs.",
-        "",
-        "| measure | kvsmock | reference / note |",
-        "|---|---:|---|",
-    ] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(text)
+        f"({body_mb:.0f} MB per ingest run), median of {args.rounds} rounds where repeated; {os.cpu_count()} CPUs."
+    ]
+    columns = ["measure", "kvsmock", "reference / note"]
+    publish("media", intro, columns, ["---", "---:", "---"], rows, write=not args.no_write)
     return 0
 
 

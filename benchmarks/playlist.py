@@ -34,8 +34,8 @@ from kvsmock import clock, mock_kinesisvideo, put_media, sample_mkv  # noqa: E40
 from kvsmock.api.moto_glue import backend_for  # noqa: E402
 from kvsmock.media.playlists import DashTrack, PlaylistEntry, dash_manifest, hls_media_playlist  # noqa: E402
 from kvsmock.service.sessions import new_token  # noqa: E402
+from report import publish  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results" / "playlist.md"
 N = 10_000
 START = 1_700_000_000
 
@@ -156,20 +156,16 @@ def main() -> None:
     args = parser.parse_args()
     pure = pure_builders(args.rounds)
     service, packaging = end_to_end(args.rounds)
-    lines = [
-        f"Playlist benchmark: a stream of {N:,} fragments of 2 s; best of up to {args.rounds} rounds; {os.cpu_count()} CPUs (shared machine).",
-        "",
-        "| measure | time | size / note |",
-        "|---|---:|---|",
+    intro = [
+        f"Playlist benchmark: a stream of {N:,} fragments of 2 s; best of up to {args.rounds} rounds; {os.cpu_count()} CPUs (shared machine)."
     ]
-    for section, rows in (("(a)", pure), ("(b)", service), ("(c)", packaging)):
-        for name, seconds, note in rows:
-            lines.append(f"| {section} {name} | {seconds * 1000:.2f} ms | {note} |")
-    lines += ["", "Target: (a) a 10,000-fragment media playlist in under 10 ms."]
-    table = "\n".join(lines)
-    print(table)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(table + "\n")
+    table = [
+        (f"{section} {name}", f"{seconds * 1000:.2f} ms", note)
+        for section, rows in (("(a)", pure), ("(b)", service), ("(c)", packaging))
+        for name, seconds, note in rows
+    ]
+    publish("playlist", intro, ["measure", "time", "size / note"], ["---", "---:", "---"], table,
+            footer=["Target: (a) a 10,000-fragment media playlist in under 10 ms."])
 
 
 if __name__ == "__main__":
