@@ -7,6 +7,8 @@ shape (``x-amzn-ErrorType`` header, ``{"Message": ...}`` body, status).
 
 from __future__ import annotations
 
+from .media.fragmenter import ErrorId  # PutMedia ErrorIds; their names are the ErrorCode strings
+
 
 class KvsError(Exception):
     """An error the real service would answer with."""
@@ -108,18 +110,9 @@ class KmsKeyError(KvsError):
         4505: "KMSInvalidStateException",
         4506: "KMSNotFoundException",
     }
-    _CODES = {
-        4500: "KMS_KEY_ACCESS_DENIED",
-        4501: "KMS_KEY_DISABLED",
-        4502: "KMS_KEY_VALIDATION_ERROR",
-        4503: "KMS_KEY_UNAVAILABLE",
-        4504: "KMS_KEY_INVALID_USAGE",
-        4505: "KMS_KEY_INVALID_STATE",
-        4506: "KMS_KEY_NOT_FOUND",
-    }
 
     def __init__(self, error_id: int, message: str):
         super().__init__(message)
         self.error_id = error_id
-        self.error_code = self._CODES[error_id]
+        self.error_code = ErrorId(error_id).name
         self.error_type = self._TYPES[error_id]

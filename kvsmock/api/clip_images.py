@@ -149,7 +149,7 @@ def get_clip(backend: KinesisVideoService, req: ApiRequest, params: dict[str, An
             header=mkv_header(header),
             # Read (and decrypted) one at a time as the remux reaches them.
             clusters=[_cluster_of(f) for f in fragments],
-            sizes=[f.size - len(f.tags_after) for f in fragments],
+            sizes=[f.cluster_size for f in fragments],
             # The clip's timeline follows the producer's clock (frame times inside a fragment
             # are producer times), whichever timestamps selected the fragments.
             starts=[f.producer_timestamp for f in fragments],

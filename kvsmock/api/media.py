@@ -11,7 +11,7 @@ import json
 import queue
 import threading
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .. import clock
 from ..errors import (
@@ -22,7 +22,7 @@ from ..errors import (
 )
 from ..media import chunk_pieces, error_chunk_pieces
 from ..service.backend import KinesisVideoService
-from ..service.fragments import StoredFragment, millis_behind_now
+from ..service.fragments import StoredFragment, index_at_timestamp, millis_behind_now
 from ..service.put_media import PutMediaSession
 from ..service.streams import Stream
 from .dispatch import HANDLERS, RAW_ROUTES, BackendLookup
@@ -40,6 +40,20 @@ SETTINGS = {
     "put_media_idle_close": 30.0,
 }
 MAX_GET_MEDIA_CONNECTIONS = 3
+
+
+def _claim_connection(backend: KinesisVideoService, stream: Stream, counter: str, limit: int, refusal: str) -> Callable[[], None]:
+    """Count one more open connection of a kind on ``stream`` (or refuse it); returns its release."""
+    with backend.lock:
+        if getattr(stream, counter) >= limit:
+            raise ConnectionLimitExceededException(refusal)
+        setattr(stream, counter, getattr(stream, counter) + 1)
+
+    def release() -> None:
+        with backend.lock:
+            setattr(stream, counter, getattr(stream, counter) - 1)
+
+    return release
 
 
 # ------------------------------------------------------------------ PutMedia
@@ -82,16 +96,10 @@ def put_media(backend_for: BackendLookup, req: ApiRequest) -> ApiResponse:
     stream = backend.find_stream(target)
     if stream.status != "ACTIVE":
         raise ResourceNotFoundException("The requested stream is not found or not active.")
-    with backend.lock:
-        if stream.put_media_connections >= 1:
-            raise ConnectionLimitExceededException(
-                f"The stream {stream.name} already has a PutMedia connection; only one is allowed."
-            )
-        stream.put_media_connections += 1
-
-    def release() -> None:
-        with backend.lock:
-            stream.put_media_connections -= 1
+    release = _claim_connection(
+        backend, stream, "put_media_connections", 1,
+        f"The stream {stream.name} already has a PutMedia connection; only one is allowed.",
+    )
 
     session = PutMediaSession(stream, timecode_type, start)
     headers = {"Content-Type": "application/json", "x-amzn-RequestId": req.request_id}
@@ -183,7 +191,7 @@ def _start_after(stream: Stream, selector: dict[str, Any]) -> str:
     if timestamp is None:
         raise InvalidArgumentException(f"StartTimestamp is required with StartSelectorType {kind}.")
     fragments = store.snapshot()
-    index = store.index_at_timestamp(float(timestamp), producer=kind == "PRODUCER_TIMESTAMP")
+    index = index_at_timestamp(fragments, float(timestamp), producer=kind == "PRODUCER_TIMESTAMP")
     if index >= len(fragments):  # nothing at or after that instant yet: wait for what comes
         return fragments[-1].number if fragments else ""
     return fragments[index - 1].number if index > 0 else ""
@@ -220,16 +228,10 @@ def get_media(backend: KinesisVideoService, req: ApiRequest, params: dict[str, A
         except StoppedByError:
             pass
         return ApiResponse(200, headers, b"".join(pieces))
-    with backend.lock:
-        if stream.get_media_connections >= MAX_GET_MEDIA_CONNECTIONS:
-            raise ConnectionLimitExceededException(
-                f"The stream {stream.name} already has {MAX_GET_MEDIA_CONNECTIONS} GetMedia connections."
-            )
-        stream.get_media_connections += 1
-
-    def release() -> None:
-        with backend.lock:
-            stream.get_media_connections -= 1
+    release = _claim_connection(
+        backend, stream, "get_media_connections", MAX_GET_MEDIA_CONNECTIONS,
+        f"The stream {stream.name} already has {MAX_GET_MEDIA_CONNECTIONS} GetMedia connections.",
+    )
 
     return ApiResponse(200, headers, _tail(stream, after), on_close=release)
 

@@ -39,7 +39,7 @@ import moto.core.custom_responses_mock as custom_responses_mock
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.base_backend import BackendDict, BaseBackend
 
-from ..errors import KmsKeyError
+from ..errors import KmsKeyError, KvsError
 from ..service import deliveries, encryption
 from ..service.backend import KinesisVideoService
 from . import archived_media as _archived_media  # noqa: F401  (registers ListFragments, GetMediaForFragmentList)
@@ -55,6 +55,7 @@ _URL_BASES = [
     r"https?://kinesisvideo\.(.+)\.amazonaws\.com",
     r"https?://.*\.kinesisvideo\.(.+)\.amazonaws\.com",
 ]
+_ALL_URL_BASES = _URL_BASES + [b.replace(_COM, _COM_CN) for b in _URL_BASES]
 
 
 class KinesisVideoBackend(BaseBackend, KinesisVideoService):
@@ -68,7 +69,7 @@ class KinesisVideoBackend(BaseBackend, KinesisVideoService):
     def urls(self) -> dict[str, Any]:  # type: ignore[override]
         handler = moto_handler
         urls: dict[str, Any] = {}
-        for base in _URL_BASES + [b.replace(_COM, _COM_CN) for b in _URL_BASES]:
+        for base in _ALL_URL_BASES:
             urls[base + "/.*$"] = handler
         return urls
 
@@ -125,7 +126,8 @@ def _request_body(request: Any) -> bytes:
 _HANDED_OFF: dict[str, Any] = {}
 _HAND_OFF_HEADER = "x-kvsmock-streamed-body"
 _hand_off_ids = itertools.count(1)
-_KVS_HOST = re.compile(r"^https?://([^/]*\.)?kinesisvideo\.[^/.]+\.amazonaws\.com(\.cn)?(:\d+)?/", re.IGNORECASE)
+#: The URLs moto routes to kvsmock (see ``KinesisVideoBackend.urls``).
+_KVS_HOST = re.compile("|".join(f"(?:{base}/)" for base in _ALL_URL_BASES), re.IGNORECASE)
 
 
 def _take_handed_off_body(headers: Any) -> Any:
@@ -227,11 +229,11 @@ def count_signaling(channel_arn: str, what: str, nbytes: int) -> None:
     parts = channel_arn.split(":")
     if len(parts) < 6:
         return
-    backend = kinesisvideo_backends[parts[4]][parts[3]]
-    for channel in list(backend.channels.values()):
-        if channel.arn == channel_arn:
-            channel.usage.message()
-            return
+    try:
+        channel = kinesisvideo_backends[parts[4]][parts[3]].find_channel({"ChannelARN": channel_arn})
+    except KvsError:  # the channel is gone: nothing left to bill
+        return
+    channel.usage.message()
 
 
 def expire_all() -> int:

@@ -96,6 +96,7 @@ def serve(
         server.serve_forever()
     finally:
         signaling.stop()
+        server.app.close()  # stops the retention sweep
         server.server_close()
     print("kvsmock server stopped", file=sys.stderr, flush=True)
     return 0

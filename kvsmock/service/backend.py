@@ -30,6 +30,7 @@ from .identifiers import parse_arn, resource_arn
 from .pagination import paginate
 from .streams import MAX_RETENTION_HOURS, Stream, check_retention
 from .tags import tag_list_to_dict
+from .usage import ChannelUsage, StreamUsage
 
 MAX_STREAMS_PER_REGION = 10_000
 DEFAULT_LIST_STREAMS = 10_000
@@ -58,8 +59,6 @@ class KinesisVideoService:
     # ------------------------------------------------------------------ usage
     def usage_reports(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(stream reports, channel reports), deleted ones included."""
-        from .usage import ChannelUsage, StreamUsage
-
         with self.lock:
             streams = [s.usage.report(s.store.byte_seconds(), s.store.stored_bytes) for s in self.streams.values()]
             channels = [c.usage.report() for c in self.channels.values()]

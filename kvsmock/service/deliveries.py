@@ -27,6 +27,7 @@ import uuid
 from typing import Any, Protocol
 
 from .fragments import StoredFragment
+from .image_generation import fragment_images
 from .streams import Stream
 
 log = logging.getLogger("kvsmock")
@@ -130,8 +131,6 @@ def _images(stream: Stream, fragment: StoredFragment) -> None:
         return
     bucket, folder = match.group(1), match.group(2)
     try:
-        from .image_generation import fragment_images
-
         images = fragment_images(stream, fragment, config)
     except Exception as exc:  # a fragment that cannot be decoded gets no images
         log.warning("kvsmock: no images for fragment %s: %s", fragment.number, exc)

@@ -57,19 +57,15 @@ class StoredFragment:
         payload = self.payload
         return payload if isinstance(payload, (bytes, bytearray, memoryview)) else payload.open()
 
-    def add_tags(self, data: bytes, pairs: tuple[tuple[str, str], ...]) -> None:
-        """Producer Tags that arrived after the fragment was complete (after a known-size Cluster).
-
-        Readers that already sent this fragment's chunk live do not see them;
-        every later read does.
-        """
-        self.tags_after += data
-        self.producer_tags += pairs
+    @property
+    def cluster_size(self) -> int:
+        """Bytes of the Cluster as uploaded (known without decrypting it)."""
+        return len(self.payload)
 
     @property
     def size(self) -> int:
         """FragmentSizeInBytes: the fragment and its metadata."""
-        return len(self.payload) + len(self.tags_after)
+        return self.cluster_size + len(self.tags_after)
 
     @property
     def stored_bytes(self) -> int:
@@ -134,7 +130,6 @@ class FragmentStore:
     def add(self, fragment: StoredFragment) -> None:
         """Store a complete fragment and wake live readers."""
         with self._lock:
-            self._expire_locked(clock.now())
             # Numbers are reserved when a fragment starts, so arrival order is
             # number order; insort keeps it so even if two sessions interleave.
             i = bisect.bisect_right(self._numbers, fragment.number)
@@ -152,9 +147,14 @@ class FragmentStore:
             self._lock.notify_all()
 
     def add_tags(self, fragment: StoredFragment, data: bytes, pairs: tuple[tuple[str, str], ...]) -> None:
-        """Producer Tags for a stored fragment (see :meth:`StoredFragment.add_tags`)."""
+        """Producer Tags that arrived after the fragment was complete (after a known-size Cluster).
+
+        Readers that already sent this fragment's chunk live do not see them;
+        every later read does.
+        """
         with self._lock:
-            fragment.add_tags(data, pairs)
+            fragment.tags_after += data
+            fragment.producer_tags += pairs
             if fragment.number in self._stored_at:  # still kept
                 self.stored_bytes += len(data)
                 if not fragment.persisted:
@@ -258,16 +258,6 @@ class FragmentStore:
             self._expire_locked(clock.now())
             return self.fragments[bisect.bisect_right(self._numbers, after) :]
 
-    def after_number(self, number: str) -> int:
-        """Index (in :meth:`snapshot`) of the first fragment whose number is greater than ``number``."""
-        with self._lock:
-            self._expire_locked(clock.now())
-            return bisect.bisect_right(self._numbers, number)
-
-    def holds(self, number: str) -> bool:
-        """Whether the fragment is still stored (not expired)."""
-        return self.by_number(number) is not None
-
     def by_number(self, number: str) -> StoredFragment | None:
         with self._lock:
             self._expire_locked(clock.now())
@@ -275,15 +265,6 @@ class FragmentStore:
             if i < len(self._numbers) and self._numbers[i] == number:
                 return self.fragments[i]
             return None
-
-    def index_at_timestamp(self, ts: float, producer: bool) -> int:
-        """Index (in :meth:`snapshot`) of the fragment holding instant ``ts``, else the first starting after it."""
-        frags = self.snapshot()
-        for i, f in enumerate(frags):
-            start = f.producer_timestamp if producer else f.server_timestamp
-            if start <= ts < start + max(f.duration_ms, 1) / 1000 or start >= ts:
-                return i
-        return len(frags)
 
     def in_range(self, start: float, end: float, producer: bool) -> Iterator[StoredFragment]:
         """Fragments whose start timestamp lies in [start, end] (both inclusive)."""
@@ -296,6 +277,15 @@ class FragmentStore:
         with self._lock:
             self._expire_locked(clock.now())
             return len(self.fragments)
+
+
+def index_at_timestamp(fragments: list[StoredFragment], ts: float, producer: bool) -> int:
+    """Index of the fragment holding instant ``ts``, else of the first starting after it (``len`` if none)."""
+    for i, f in enumerate(fragments):
+        start = f.producer_timestamp if producer else f.server_timestamp
+        if start <= ts < start + max(f.duration_ms, 1) / 1000 or start >= ts:
+            return i
+    return len(fragments)
 
 
 def millis_behind_now(fragment: StoredFragment) -> int:

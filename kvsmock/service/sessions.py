@@ -399,11 +399,7 @@ class StreamingSession:
         store = self.stream.store
         if self.mode == ON_DEMAND:
             return True
-        if self._last is None:
-            fresh = store.snapshot()
-        else:
-            snapshot = store.snapshot()
-            fresh = snapshot[store.after_number(self._last.fragment.number) :] if snapshot else []
+        fresh = store.newer_than(self._last.fragment.number if self._last is not None else "")
         if self.mode == LIVE:
             fresh = [f for f in fresh if f.persisted]
             if self.producer:
@@ -430,7 +426,8 @@ class StreamingSession:
             entries = list(self._entries)
             stream = self.stream_ref()
             if stream is not None and (stream.store.expire() or stream.store.removals):  # leave out what expired
-                entries = [e for e in entries if stream.store.holds(e.fragment.number)]
+                kept = {f.number for f in stream.store.snapshot()}
+                entries = [e for e in entries if e.fragment.number in kept]
             if self.mode != ON_DEMAND:
                 entries = entries[-self.max_results :]
             anchor = self._anchor
