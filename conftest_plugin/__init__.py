@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -108,6 +109,10 @@ class _KvsClients:
     def webrtc_storage(self, channel_arn: str):
         return self.client("kinesis-video-webrtc-storage", endpoint_url=self._channel_endpoint(channel_arn, "WEBRTC"))
 
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A client SSLContext that trusts the server's certificate (None when nothing serves TLS)."""
+        return None
+
     def signaling_ws_url(self, channel_arn: str, client_id: str | None = None) -> str:
         """A presigned WebSocket URL for the channel: as viewer ``client_id``, or as the master without one."""
         from kvsmock.signaling import presigned_url
@@ -138,6 +143,8 @@ class KvsServer(_KvsClients):
         self.port = port or free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
         self.signaling_url: str | None = None
+        #: The local CA's certificate the server's HTTPS and WSS chain to (from its start banner).
+        self.ca_file: str | None = None
         args = [sys.executable, "-m", "kvsmock", "server", "--port", str(self.port)]
         extra = list(extra_args or [])
         if "--signaling-port" not in extra:
@@ -158,7 +165,8 @@ class KvsServer(_KvsClients):
                 raise RuntimeError(f"kvsmock server exited early:\n{self.read_log()}")
             try:
                 if requests.get(f"{self.endpoint_url}/_kvsmock/health", timeout=1).ok:
-                    self.signaling_url = self._signaling_url()
+                    self.signaling_url = self._banner("kvsmock signaling listening on ")
+                    self.ca_file = self._banner("kvsmock CA certificate: ")
                     return
             except requests.RequestException:
                 pass
@@ -166,12 +174,16 @@ class KvsServer(_KvsClients):
         self.stop()
         raise RuntimeError("kvsmock server did not become ready")
 
-    def _signaling_url(self) -> str | None:
-        """The signaling address the server printed (before it began to answer HTTP)."""
+    def _banner(self, prefix: str) -> str | None:
+        """The first word after ``prefix`` in the server's start banner (printed before it answers HTTP)."""
         for line in self.read_log().splitlines():
-            if line.startswith("kvsmock signaling listening on "):
-                return line.rsplit(" ", 1)[1].strip()
+            if line.startswith(prefix):
+                return line[len(prefix):].split()[0]
         return None
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A client SSLContext trusting the server's local CA, for ``https://`` and ``wss://``."""
+        return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
 
     def read_log(self) -> str:
         with open(self.log.name, "rb") as f:

@@ -8,9 +8,8 @@ import os
 import sys
 
 
-def _tls_context(args: argparse.Namespace):
-    if args.tls == "adhoc":
-        return "adhoc"
+def _cert_files(args: argparse.Namespace) -> tuple[str, str] | None:
+    """The user's own certificate and key, if given (checked to exist)."""
     if args.tls_cert or args.tls_key:
         if not (args.tls_cert and args.tls_key):
             raise SystemExit("kvsmock: --tls-cert and --tls-key go together")
@@ -49,9 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="WSS endpoint that GetSignalingChannelEndpoint hands out, when clients reach the signaling "
         "port at another address (default: the host the request came to, with the signaling port)",
     )
-    server.add_argument("--tls-cert", help="PEM certificate file, to serve HTTPS")
+    server.add_argument(
+        "--tls",
+        choices=["local-ca", "off"],
+        default="local-ca",
+        help="'local-ca' (default): both ports also answer HTTPS / WSS with a certificate from kvsmock's "
+        "local CA (see 'kvsmock ca-path'); plain HTTP / WS keep working on the same ports. "
+        "'off': plain HTTP / WS only",
+    )
+    server.add_argument("--tls-cert", help="your own PEM certificate (chain) file, instead of the local CA's")
     server.add_argument("--tls-key", help="PEM private key file for --tls-cert")
-    server.add_argument("--tls", choices=["adhoc"], help="'adhoc': serve HTTPS with a fresh self-signed certificate")
     server.add_argument(
         "--get-media-idle-timeout",
         type=float,
@@ -60,16 +66,20 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: keep waiting, as the service does, up to the 45-minute session limit)",
     )
     server.add_argument("--log-level", default="WARNING", help="Python log level (default WARNING)")
+    sub.add_parser(
+        "ca-path",
+        help="print the path of kvsmock's local CA certificate (made on first use), for clients to trust",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    # werkzeug sets its own logger to INFO (a line per request) unless told otherwise;
-    # --log-level governs it too.
-    logging.getLogger("werkzeug").setLevel(args.log_level.upper())
     if args.command == "server":
+        logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        # werkzeug sets its own logger to INFO (a line per request) unless told otherwise;
+        # --log-level governs it too.
+        logging.getLogger("werkzeug").setLevel(args.log_level.upper())
         from .api.media import SETTINGS
         from .server.run import serve
 
@@ -85,10 +95,16 @@ def main(argv: list[str] | None = None) -> int:
             args.host,
             args.port,
             args.public_url,
-            _tls_context(args),
+            tls=args.tls,
+            cert_files=_cert_files(args),
             signaling_port=args.signaling_port,
             signaling_public_url=args.signaling_public_url,
         )
+    if args.command == "ca-path":
+        from .server.certificates import load_or_create_ca
+
+        print(load_or_create_ca().cert_path)
+        return 0
     return 2
 
 

@@ -135,7 +135,7 @@ class KvsServerApp:
         if request.path.startswith("/_kvsmock/"):
             return self._send(environ, start_response, self._control(request))
         if self.is_kvs_request(request):
-            base_url = self.public_url or request.host_url.rstrip("/")
+            base_url = self.public_url or base_url_of(environ)
             req = make_request(request.method, request.url, request.headers, _body_pieces(request), server_base_url=base_url)
             return self._send(environ, start_response, handle(req, backend_for))
 
@@ -195,6 +195,27 @@ class KvsServerApp:
         except (ValueError, TypeError):
             return _json(400, {"Message": 'Send {"advance": seconds}, {"set": epoch_seconds} or {"reset": true}.'})
         return _json(200, {"now": clock.now(), "offset": clock.offset()})
+
+
+def base_url_of(environ: dict) -> str:
+    """The URL the client reached the server at: its scheme and Host, with the port it really connected to.
+
+    Some clients (the C producer SDK's SigV4 signer) send ``Host`` without
+    the port; every URL kvsmock hands out (data endpoints, session URLs,
+    signaling endpoints) must still point at the port they connected to.
+    """
+    scheme = environ.get("wsgi.url_scheme", "http")
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "127.0.0.1")
+    port = str(environ.get("SERVER_PORT") or "")
+    bracketed = host.startswith("[")
+    has_port = host.rsplit("]", 1)[-1].startswith(":") if bracketed else ":" in host
+    if not has_port and port:
+        if not bracketed and host.count(":") > 1:  # a bare IPv6 address
+            host = f"[{host}]"
+        default = "443" if scheme == "https" else "80"
+        if port != default:
+            host = f"{host}:{port}"
+    return f"{scheme}://{host}"
 
 
 def _finite(value: Any) -> float:

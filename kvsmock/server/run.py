@@ -12,32 +12,43 @@ import signal
 import ssl
 import sys
 import threading
-from typing import Any
-
-from werkzeug.serving import generate_adhoc_ssl_context, load_ssl_context, make_server
+from pathlib import Path
 
 from ..api.moto_glue import install, moto_request_handler
 from .app import KvsServerApp
+from .certificates import local_ca_context, server_context
+from .one_port import OnePortServer, tls_aware_handler
+
+#: The credentials the banner suggests: any will do, kvsmock does not check signatures.
+SUGGESTED_CREDENTIALS = "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
 
 
-def build_server(host: str = "127.0.0.1", port: int = 4567, public_url: str | None = None, ssl_context: Any = None):
-    """A ready (bound, not yet serving) werkzeug server with kvsmock's app."""
+def build_server(
+    host: str = "127.0.0.1",
+    port: int = 4567,
+    public_url: str | None = None,
+    tls_context: ssl.SSLContext | None = None,
+) -> OnePortServer:
+    """A ready (bound, not yet serving) server with kvsmock's app; HTTPS too on the same port with a TLS context."""
     install()
     app = KvsServerApp(public_url=public_url)
-    return make_server(
-        host, port, app, threaded=True, ssl_context=ssl_context, request_handler=moto_request_handler()
-    )
+    return OnePortServer(host, port, app, tls_aware_handler(moto_request_handler()), tls_context)
 
 
-def _ssl_context(ssl_context: Any) -> ssl.SSLContext | None:
-    """One SSLContext for both ports ('adhoc' makes one self-signed certificate for both)."""
-    if ssl_context is None or isinstance(ssl_context, ssl.SSLContext):
-        return ssl_context
-    if ssl_context == "adhoc":
-        return generate_adhoc_ssl_context()
-    if isinstance(ssl_context, tuple):
-        return load_ssl_context(*ssl_context)
-    raise TypeError(f"unsupported ssl_context {ssl_context!r}")
+def tls_setup(
+    tls: str, host: str, cert_files: tuple[str, str] | None, *public_urls: str | None
+) -> tuple[ssl.SSLContext | None, Path | None]:
+    """The TLS context both ports use and the CA file clients should trust (None with the user's own certificate).
+
+    ``tls`` is ``local-ca`` (the default: a certificate from kvsmock's local
+    CA) or ``off`` (plain HTTP and WS only); ``cert_files`` is the user's
+    own certificate chain and key, which wins over both.
+    """
+    if cert_files is not None:
+        return server_context(*cert_files), None
+    if tls == "off":
+        return None, None
+    return local_ca_context(host, *public_urls)
 
 
 def default_signaling_port(port: int) -> int:
@@ -49,18 +60,19 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 4567,
     public_url: str | None = None,
-    ssl_context: Any = None,
+    tls: str = "local-ca",
+    cert_files: tuple[str, str] | None = None,
     signaling_port: int | None = None,
     signaling_public_url: str | None = None,
 ) -> int:
     """Serve until SIGINT or SIGTERM; returns the exit code."""
     from ..signaling import SignalingServer
 
-    context = _ssl_context(ssl_context)
+    context, ca_file = tls_setup(tls, host, cert_files, public_url, signaling_public_url)
     server = build_server(host, port, public_url, context)
-    scheme = "https" if context else "http"
-    shown_host = f"[{host}]" if ":" in host else host
-    url = f"{scheme}://{shown_host}:{server.server_port}"
+    shown_host = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host
+    shown_host = f"[{shown_host}]" if ":" in shown_host else shown_host
+    url = f"http://{shown_host}:{server.server_port}"
     wanted = default_signaling_port(port) if signaling_port is None else signaling_port
     signaling = SignalingServer(host, wanted, ssl_context=context, public_url=signaling_public_url)
     try:
@@ -87,7 +99,13 @@ def serve(
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     print(f"kvsmock server listening on {url}", flush=True)
+    if context is not None:
+        print(f"kvsmock server also answers HTTPS on https://{url.split('://', 1)[1]}", flush=True)
     print(f"kvsmock signaling listening on {signaling.url}", flush=True)
+    if ca_file is not None:
+        print(f"kvsmock CA certificate: {ca_file} (trust it for https:// and wss://)", flush=True)
+    print(f"kvsmock health: {url}/_kvsmock/health", flush=True)
+    print(f"kvsmock credentials: any; for example {SUGGESTED_CREDENTIALS}", flush=True)
     if public_url:
         print(f"kvsmock data endpoints point at {public_url}", flush=True)
     if signaling_public_url:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -40,6 +41,7 @@ from websockets.http11 import Request, Response
 from ..api.endpoints import SignalingAddress, register_signaling, unregister_signaling
 from ..api.moto_glue import account_id_for, backend_for as default_backend_for
 from ..errors import KvsError, SignalingAccessDenied
+from ..server.one_port import FIRST_BYTE_TIMEOUT, HANDSHAKE_TIMEOUT, starts_tls
 from ..service.identifiers import parse_arn
 from ..service.signaling import (
     CLOSE_GOING_AWAY,
@@ -89,6 +91,54 @@ def _query(path: str) -> dict[str, str]:
     return out
 
 
+class _Loop(asyncio.SelectorEventLoop):
+    """An event loop that remembers the protocol factory ``websockets.serve`` hands it.
+
+    With that factory the signaling server accepts connections itself and
+    gives each to websockets as plain WS or, when its first byte opens a TLS
+    handshake, as WSS (``loop.connect_accepted_socket``).
+    """
+
+    protocol_factory: Callable[[], asyncio.BaseProtocol] | None = None
+
+    async def create_server(self, protocol_factory, *args: Any, **kwargs: Any):  # type: ignore[override]
+        self.protocol_factory = protocol_factory
+        return _AcceptedElsewhere(await super().create_server(protocol_factory, *args, **kwargs))
+
+
+class _AcceptedElsewhere:
+    """The asyncio server websockets holds: it serves until closed, though it never accepts itself."""
+
+    def __init__(self, server: asyncio.Server):
+        self._server = server
+        self._open = True
+
+    def is_serving(self) -> bool:
+        return self._open
+
+    def close(self) -> None:
+        self._open = False
+        self._server.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server, name)
+
+
+async def _first_byte(sock: socket.socket) -> bytes:
+    """The connection's first byte, left unread (b"" if it closed)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            return sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            readable = loop.create_future()
+            loop.add_reader(sock.fileno(), lambda: readable.done() or readable.set_result(None))
+            try:
+                await readable
+            finally:
+                loop.remove_reader(sock.fileno())
+
+
 class SignalingServer:
     """kvsmock's WebRTC signaling endpoint (WebSocket) and its loopback STUN/TURN responder.
 
@@ -129,11 +179,12 @@ class SignalingServer:
     # ------------------------------------------------------------- addresses
     @property
     def scheme(self) -> str:
+        """``wss`` with a TLS context (``ws://`` is still answered on the same port), else ``ws``."""
         return "wss" if self.ssl_context else "ws"
 
     @property
     def url(self) -> str:
-        """The address it listens on (``ws://127.0.0.1:PORT``); a wildcard host shows as loopback."""
+        """The address it listens on (``wss://127.0.0.1:PORT`` with TLS); a wildcard host shows as loopback."""
         host = "127.0.0.1" if self.host in ("", "0.0.0.0") else "::1" if self.host == "::" else self.host
         shown = f"[{host}]" if ":" in host else host
         return f"{self.scheme}://{shown}:{self.port}"
@@ -186,7 +237,7 @@ class SignalingServer:
         self.stop()
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = _Loop()
         self._loop = loop
         try:
             loop.run_until_complete(self._main())
@@ -201,22 +252,58 @@ class SignalingServer:
 
     async def _main(self) -> None:
         self._stopping = asyncio.Event()
+        listener = socket.create_server(
+            (self.host or "", self.requested_port),
+            family=socket.AF_INET6 if ":" in (self.host or "") else socket.AF_INET,
+            reuse_port=False,
+        )
+        listener.setblocking(False)
+        self.port = listener.getsockname()[1]
+        # websockets never accepts on the listener itself: _accept hands it each connection as WS or WSS.
         self._server = await serve(
             self._handle,
-            self.host or None,
-            self.requested_port,
+            sock=listener,
+            start_serving=False,
             process_request=self._handshake,
             process_response=self._register,
-            ssl=self.ssl_context,
             max_size=MAX_FRAME_BYTES,
             logger=log,
         )
-        self.port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self.requested_port
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, _Loop) and loop.protocol_factory is not None
+        accepting = asyncio.create_task(self._accept(listener, loop.protocol_factory))
         if self.ice:
             await self._start_ice()
         self._ready.set()
         await self._stopping.wait()
+        accepting.cancel()
         await self._shutdown()
+
+    async def _accept(self, listener: socket.socket, factory: Callable[[], asyncio.BaseProtocol]) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(listener)
+            except OSError:  # the listener was closed
+                return
+            loop.create_task(self._open(conn, factory))
+
+    async def _open(self, conn: socket.socket, factory: Callable[[], asyncio.BaseProtocol]) -> None:
+        """Give one accepted connection to websockets, in TLS if its first byte opens a handshake."""
+        loop = asyncio.get_running_loop()
+        try:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            first = await asyncio.wait_for(_first_byte(conn), FIRST_BYTE_TIMEOUT)
+            if not first:
+                conn.close()
+                return
+            tls = self.ssl_context if starts_tls(first) else None
+            await loop.connect_accepted_socket(
+                factory, conn, ssl=tls, ssl_handshake_timeout=HANDSHAKE_TIMEOUT if tls else None
+            )
+        except (OSError, asyncio.TimeoutError) as exc:  # the client left, or its TLS handshake failed
+            log.debug("signaling connection dropped before its handshake: %s", exc)
+            conn.close()
 
     async def _start_ice(self) -> None:
         """The STUN/TURN responder, on the same port number over UDP when it is free."""

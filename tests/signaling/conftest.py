@@ -68,7 +68,9 @@ class Signaling:
         return self.kv.signaling_ws_url(arn, client_id)
 
     def connect(self, arn: str, client_id: str | None = None, url: str | None = None) -> ClientConnection:
-        return self._stack.enter_context(connect(url or self.url(arn, client_id), open_timeout=10))
+        url = url or self.url(arn, client_id)
+        tls = self.kv.ssl_context() if url.startswith("wss://") else None
+        return self._stack.enter_context(connect(url, ssl=tls, open_timeout=10))
 
     def rest(self, arn: str, role: str = "MASTER"):
         """The kinesis-video-signaling client on the channel's HTTPS endpoint."""

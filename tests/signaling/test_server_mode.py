@@ -37,7 +37,7 @@ def test_server_prints_both_addresses(kvs_server):
     log = kvs_server.read_log()
     assert f"kvsmock server listening on http://127.0.0.1:{kvs_server.port}" in log
     assert f"kvsmock signaling listening on {kvs_server.signaling_url}" in log
-    assert kvs_server.signaling_url.startswith("ws://127.0.0.1:")
+    assert kvs_server.signaling_url.startswith("wss://127.0.0.1:")
 
 
 def _two_free_ports() -> int:
@@ -60,13 +60,13 @@ def test_default_signaling_port_is_the_http_port_plus_one():
         [sys.executable, "-m", "kvsmock", "server", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
-        lines = [process.stdout.readline().decode() for _ in range(2)]
+        lines = [process.stdout.readline().decode() for _ in range(3)]
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(15)
         process.stdout.close()
     assert lines[0].strip() == f"kvsmock server listening on http://127.0.0.1:{port}"
-    assert lines[1].strip() == f"kvsmock signaling listening on ws://127.0.0.1:{port + 1}"
+    assert lines[2].strip() == f"kvsmock signaling listening on wss://127.0.0.1:{port + 1}"
 
 
 def test_public_urls():
@@ -75,7 +75,7 @@ def test_public_urls():
     try:
         arn = server.kinesisvideo.create_signaling_channel(ChannelName="ch")["ChannelARN"]
         # the public host, with the signaling port
-        assert wss_endpoint(server, arn, "VIEWER") == f"ws://kvs.example:{signaling_port}"
+        assert wss_endpoint(server, arn, "VIEWER") == f"wss://kvs.example:{signaling_port}"
         signaling = server.client("kinesis-video-signaling")  # the server itself, not the public name
         uris = signaling.get_ice_server_config(ChannelARN=arn)["IceServerList"][0]["Uris"]
         assert uris[0] == f"turn:kvs.example:{signaling_port}?transport=udp"
@@ -115,40 +115,30 @@ def test_same_port_twice_is_refused():
     assert out.returncode != 0 and "differ" in out.stderr
 
 
-@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
-def test_tls_serves_wss_and_sigterm_sends_go_away():
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kvsmock", "server", "--port", str(port), "--signaling-port", "0", "--tls", "adhoc"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+def test_signaling_port_speaks_ws_and_wss_and_sigterm_sends_go_away(tmp_path, monkeypatch):
+    monkeypatch.setenv("KVSMOCK_CA_DIR", str(tmp_path / "ca"))
+    server = KvsServer()
     try:
-        first = process.stdout.readline().decode().strip()
-        second = process.stdout.readline().decode().strip()
-        assert first == f"kvsmock server listening on https://127.0.0.1:{port}", first
-        signaling_url = second.rsplit(" ", 1)[1]
-        assert signaling_url.startswith("wss://127.0.0.1:"), second
-        c = boto3.client("kinesisvideo", endpoint_url=f"https://127.0.0.1:{port}", verify=False, **CREDENTIALS)
-        arn = c.create_signaling_channel(ChannelName="secure")["ChannelARN"]
-        endpoint = c.get_signaling_channel_endpoint(
-            ChannelARN=arn, SingleMasterChannelEndpointConfiguration={"Protocols": ["WSS"], "Role": "MASTER"}
-        )["ResourceEndpointList"][0]["ResourceEndpoint"]
-        assert endpoint == signaling_url
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE  # the adhoc certificate is self-signed
+        assert server.ca_file == str(tmp_path / "ca" / "ca.pem")
+        arn = server.kinesisvideo.create_signaling_channel(ChannelName="secure")["ChannelARN"]
+        endpoint = wss_endpoint(server, arn)
+        assert endpoint == server.signaling_url and endpoint.startswith("wss://127.0.0.1:")
         credentials = boto3.Session(**CREDENTIALS).get_credentials()
         url = presigned_url(endpoint, arn, region_name="us-east-1", credentials=credentials)
-        with connect(url, ssl=context, open_timeout=10) as ws:
-            process.send_signal(signal.SIGTERM)
+        with pytest.raises(ssl.SSLCertVerificationError):  # a client that doesn't trust the CA refuses it
+            connect(url, open_timeout=10)
+        plain = "ws://" + url.split("://", 1)[1]
+        with connect(url, ssl=server.ssl_context(), open_timeout=10) as ws, connect(
+            presigned_url(plain, arn, "viewer-1", region_name="us-east-1", credentials=credentials), open_timeout=10
+        ) as viewer:
+            viewer.send(json.dumps({"action": "SDP_OFFER", "messagePayload": "b2ZmZXI="}))
+            assert json.loads(ws.recv(timeout=10))["messageType"] == "SDP_OFFER"  # plain WS reached the WSS master
+            server.process.send_signal(signal.SIGTERM)
             assert json.loads(ws.recv(timeout=10)) == {"messageType": "GO_AWAY"}
             with pytest.raises(ConnectionClosed):
                 ws.recv(timeout=10)
-        assert process.wait(15) == 0
-        rest = process.stdout.read().decode(errors="replace")
+        assert server.process.wait(15) == 0
+        rest = server.read_log()
         assert "Traceback" not in rest and "stopped" in rest
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
+        server.stop()

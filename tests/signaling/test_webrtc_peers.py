@@ -113,10 +113,10 @@ def rtc_configuration(ice_server_list: list[dict[str, Any]]) -> RTCConfiguration
 
 
 # ------------------------------------------------------------------------- peers
-async def run_master(url: str, config: RTCConfiguration, ready: asyncio.Event, errors: list) -> None:
+async def run_master(url: str, config: RTCConfiguration, ready: asyncio.Event, errors: list, tls=None) -> None:
     pcs: dict[str, RTCPeerConnection] = {}
     try:
-        async with websockets.connect(url) as ws:
+        async with websockets.connect(url, ssl=tls) as ws:
             ready.set()
             async for raw in ws:
                 event = json.loads(raw)
@@ -144,7 +144,7 @@ async def run_master(url: str, config: RTCConfiguration, ready: asyncio.Event, e
             await pc.close()
 
 
-async def run_viewer(url: str, config: RTCConfiguration, client_id: str) -> tuple[str, list[VideoFrame]]:
+async def run_viewer(url: str, config: RTCConfiguration, client_id: str, tls=None) -> tuple[str, list[VideoFrame]]:
     loop = asyncio.get_running_loop()
     pc = RTCPeerConnection(config)
     pc.addTransceiver("video", direction="recvonly")
@@ -171,7 +171,7 @@ async def run_viewer(url: str, config: RTCConfiguration, client_id: str) -> tupl
             loop.create_task(read_frames(track))
 
     try:
-        async with websockets.connect(url) as ws:
+        async with websockets.connect(url, ssl=tls) as ws:
 
             async def reader() -> None:
                 async for raw in ws:
@@ -206,17 +206,18 @@ def test_two_aiortc_viewers_connect_to_a_master_through_kvsmock(sig):
     arn = sig.channel("webrtc")
     master_url = sig.url(arn)
     viewer_urls = {v: sig.url(arn, v) for v in VIEWERS}
-    assert master_url.startswith("ws://127.0.0.1:")
+    assert master_url.startswith("wss://127.0.0.1:" if sig.mode == "server" else "ws://127.0.0.1:")
+    tls = sig.kv.ssl_context()  # the server's local CA (None in-process)
     ice = {who: sig.rest(arn).get_ice_server_config(ChannelARN=arn, ClientId=who)["IceServerList"]
            for who in ("master",) + VIEWERS}
 
     async def scenario():
         ready, errors = asyncio.Event(), []
-        master = asyncio.create_task(run_master(master_url, rtc_configuration(ice["master"]), ready, errors))
+        master = asyncio.create_task(run_master(master_url, rtc_configuration(ice["master"]), ready, errors, tls))
         await asyncio.wait_for(ready.wait(), 10)
         try:
             results = await asyncio.wait_for(
-                asyncio.gather(*(run_viewer(viewer_urls[v], rtc_configuration(ice[v]), v) for v in VIEWERS)), 30
+                asyncio.gather(*(run_viewer(viewer_urls[v], rtc_configuration(ice[v]), v, tls) for v in VIEWERS)), 30
             )
         finally:
             master.cancel()

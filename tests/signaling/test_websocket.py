@@ -32,7 +32,8 @@ def test_endpoint_is_the_signaling_server(sig):
             ChannelARN=arn, SingleMasterChannelEndpointConfiguration={"Protocols": ["WSS", "HTTPS"], "Role": role}
         )["ResourceEndpointList"]
         endpoints = {e["Protocol"]: e["ResourceEndpoint"] for e in got}
-        assert endpoints["WSS"].startswith("ws://127.0.0.1:")
+        # The server hands out wss:// as the service does; the in-process endpoint speaks plain ws://.
+        assert endpoints["WSS"].startswith("wss://127.0.0.1:" if sig.mode == "server" else "ws://127.0.0.1:")
         if sig.mode == "server":
             assert endpoints["WSS"] == sig.kv.signaling_url
             assert endpoints["HTTPS"] == sig.kv.endpoint_url  # REST stays on the HTTP port
@@ -92,8 +93,8 @@ def test_unsigned_connect_is_accepted(sig, wire):
 def test_plain_http_to_the_signaling_port_needs_an_upgrade(sig):
     import requests
 
-    base = ws_base(sig, sig.channel()).replace("ws://", "http://")
-    r = requests.get(base + "/", timeout=5)
+    base = ws_base(sig, sig.channel()).replace("wss://", "https://").replace("ws://", "http://")
+    r = requests.get(base + "/", timeout=5, verify=sig.kv.ca_file if sig.mode == "server" else True)
     assert r.status_code == 426
 
 

@@ -1,0 +1,95 @@
+"""HTTP and HTTPS on one port: each connection's first byte says which it speaks.
+
+A TLS connection opens with a handshake record (first byte ``0x16``); a
+plain HTTP request opens with a method name. The server peeks at that byte
+without consuming it and wraps the socket in TLS only when the client
+started a handshake, so ``http://`` and ``https://`` both work on the same
+address (as LocalStack's single port does). The WebRTC signaling server
+makes the same choice for ``ws://`` and ``wss://``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from typing import Any
+
+from werkzeug.serving import ThreadedWSGIServer
+
+log = logging.getLogger("kvsmock.server")
+
+#: The first byte of a TLS record carrying a handshake (a ClientHello opens every TLS connection).
+TLS_HANDSHAKE = 0x16
+#: Seconds a new connection may stay silent before the server gives up on it.
+FIRST_BYTE_TIMEOUT = 60.0
+#: Seconds a TLS handshake may take.
+HANDSHAKE_TIMEOUT = 30.0
+
+
+def starts_tls(first: bytes) -> bool:
+    """True when a connection's first byte opens a TLS handshake."""
+    return bool(first) and first[0] == TLS_HANDSHAKE
+
+
+class OnePortServer(ThreadedWSGIServer):
+    """werkzeug's threaded server, answering HTTPS too when it has a TLS context.
+
+    werkzeug itself is given no ``ssl_context`` (it would wrap the listening
+    socket, making the port TLS-only); each connection is wrapped in its own
+    thread once its first byte shows a TLS handshake.
+    """
+
+    def __init__(self, host: str, port: int, app: Any, handler: type, tls_context: ssl.SSLContext | None):
+        super().__init__(host, port, app, handler=handler)
+        self.tls_context = tls_context
+
+    def finish_request(self, request: Any, client_address: Any) -> None:  # runs in the connection's thread
+        if self.tls_context is None:
+            super().finish_request(request, client_address)
+            return
+        secured = self._secure(request)
+        if secured is None:
+            return
+        try:
+            super().finish_request(secured, client_address)
+        finally:
+            self.shutdown_request(secured)
+
+    def _secure(self, sock: socket.socket) -> socket.socket | ssl.SSLSocket | None:
+        """The connection as it speaks: wrapped in TLS if it opened a handshake; None if it closed or failed."""
+        previous = sock.gettimeout()
+        try:
+            sock.settimeout(FIRST_BYTE_TIMEOUT)
+            first = sock.recv(1, socket.MSG_PEEK)
+            if not first:
+                return None
+            if not starts_tls(first):
+                sock.settimeout(previous)
+                return sock
+            sock.settimeout(HANDSHAKE_TIMEOUT)
+            assert self.tls_context is not None
+            secured = self.tls_context.wrap_socket(sock, server_side=True)
+            secured.settimeout(previous)
+            return secured
+        except (OSError, ssl.SSLError) as exc:  # a client that went away or refused our certificate
+            log.debug("connection dropped before its first request: %s", exc)
+            return None
+
+
+def tls_aware_handler(base: type) -> type:
+    """``base`` (a werkzeug request handler) made to report each connection's own scheme."""
+
+    class TlsAwareHandler(base):  # type: ignore[valid-type, misc]
+        def make_environ(self) -> dict:
+            environ = super().make_environ()
+            environ["wsgi.url_scheme"] = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
+            return environ
+
+        def handle(self) -> None:
+            try:
+                super().handle()
+            except ssl.SSLError as exc:  # werkzeug re-raises these when it has no ssl_context of its own
+                log.debug("TLS connection ended with an error: %s", exc)
+
+    return TlsAwareHandler
