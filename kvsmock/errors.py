@@ -76,6 +76,13 @@ class SignalingAccessDenied(KvsError):
     status = 403
 
 
+class InvalidSignatureException(KvsError):
+    """A SigV4 credential scope AWS refuses, such as a region that does not exist (403)."""
+
+    error_type = "InvalidSignatureException"
+    status = 403
+
+
 class NotImplementedByKvsmock(KvsError):
     """An operation kvsmock does not emulate yet (the README lists them)."""
 

@@ -42,6 +42,7 @@ from moto.core.base_backend import BackendDict, BaseBackend
 from ..errors import KmsKeyError, KvsError
 from ..service import deliveries, encryption
 from ..service.backend import KinesisVideoService
+from ..service.identifiers import check_region
 from . import archived_media as _archived_media  # noqa: F401  (registers ListFragments, GetMediaForFragmentList)
 from . import streaming as _streaming  # noqa: F401  (registers the HLS/DASH session URLs and their resources)
 from . import signaling as _signaling  # noqa: F401  (registers GetIceServerConfig, SendAlexaOfferToMaster, JoinStorageSession*)
@@ -75,11 +76,24 @@ class KinesisVideoBackend(BaseBackend, KinesisVideoService):
 
 
 kinesisvideo_backends: BackendDict = BackendDict(KinesisVideoBackend, "kinesisvideo")
+_region_lock = threading.Lock()
 
 
 def backend_for(account_id: str, region: str) -> KinesisVideoService:
-    """The backend of one account and region (created on first use)."""
-    return kinesisvideo_backends[account_id][region]
+    """The backend of one account and region (created on first use).
+
+    A region botocore does not list for KVS yet (a newer region such as
+    ``mx-central-1``) is served like any other; a name that is no region at
+    all (``us-east1``, ``local``) gets the answer AWS gives a request signed
+    for it.
+    """
+    check_region(region)
+    regions = kinesisvideo_backends[account_id]
+    if region not in regions:
+        with _region_lock:
+            if region not in regions.regions:
+                regions.regions.append(region)
+    return regions[region]
 
 
 def account_id_for(headers, access_key: str | None) -> str:
@@ -230,7 +244,7 @@ def count_signaling(channel_arn: str, what: str, nbytes: int) -> None:
     if len(parts) < 6:
         return
     try:
-        channel = kinesisvideo_backends[parts[4]][parts[3]].find_channel({"ChannelARN": channel_arn})
+        channel = backend_for(parts[4], parts[3]).find_channel({"ChannelARN": channel_arn})
     except KvsError:  # the channel is gone: nothing left to bill
         return
     channel.usage.message()

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import string
 from dataclasses import dataclass
 
-from ..errors import InvalidArgumentException
+from ..errors import InvalidArgumentException, InvalidSignatureException
 
 _ALNUM = string.ascii_letters + string.digits
+#: The shape of an AWS region name, as the KVS model gives it (DestinationRegion).
+_REGION = re.compile(r"[a-z]+(-[a-z]+)?-[a-z]+-[0-9]")
+
+
+def check_region(region: str) -> None:
+    """Refuse a credential scope whose region is no region name at all, as AWS does."""
+    if not _REGION.fullmatch(region or ""):
+        raise InvalidSignatureException("Credential should be scoped to a valid region.")
 
 
 def partition_for(region: str) -> str:
