@@ -50,7 +50,7 @@ def best_of(rounds: int, fn) -> float:
 
 
 def pure_builders(rounds: int) -> list[tuple[str, float, str]]:
-    token = new_token()
+    token = new_token("123456789012", "us-east-1")
     entries = [
         PlaylistEntry(f"{91343852333181432392682062607743920146159000000 + i}", 2000 + i % 3, START * 1000 + i * 2000, True, 0, START * 1000 + i * 2000)
         for i in range(N)
@@ -130,9 +130,9 @@ def end_to_end(rounds: int) -> tuple[list[tuple[str, float, str]], list[tuple[st
         for container, resource in (("FRAGMENTED_MP4", "getMP4MediaFragment.mp4"), ("MPEG_TS", "getTSFragment.ts")):
             first = second = float("inf")
             for i in range(min(rounds, 5)):
-                from kvsmock.api import streaming
+                from kvsmock.api.moto_glue import backend_for
 
-                streaming.SEGMENTS.clear()
+                backend_for("123456789012", "us-east-1").segments.clear()
                 session_url = archive.get_hls_streaming_session_url(
                     StreamName="big", PlaybackMode="ON_DEMAND", ContainerFormat=container, HLSFragmentSelector=selector, MaxMediaPlaylistFragmentResults=1
                 )["HLSStreamingSessionURL"]

@@ -46,23 +46,17 @@ from ..service.sessions import (
     HLS,
     MPEG_TS,
     ON_DEMAND,
-    SegmentCache,
-    SessionStore,
     StreamingSession,
     TrackDescription,
     check_codecs,
     new_session,
     segment_shift,
+    token_scope,
 )
 from ..service.streams import Stream
 from .dispatch import HANDLERS, RAW_ROUTES, BackendLookup
 from .endpoints import data_endpoint
 from .request import ApiRequest, ApiResponse
-
-#: Every streaming session of this process, by token.
-SESSIONS = SessionStore()
-#: Remuxed segments, shared by the sessions (keyed by stream, fragment, format, track and media time).
-SEGMENTS = SegmentCache()
 
 HLS_PREFIX = "/hls/v1/"
 DASH_PREFIX = "/dash/v1/"
@@ -87,9 +81,9 @@ def get_dash_streaming_session_url(backend: KinesisVideoService, req: ApiRequest
 
 def _new_session(protocol: str, backend: KinesisVideoService, params: dict[str, Any]) -> StreamingSession:
     stream = backend.find_stream(params)
-    SESSIONS.admit(stream)
-    session = new_session(protocol, stream, backend.account_id, backend.region_name, params)
-    SESSIONS.add(session)
+    backend.sessions.admit(stream)
+    session = new_session(protocol, stream, backend.account_id, backend.region_name, params, backend.segments)
+    backend.sessions.add(session)
     return session
 
 
@@ -102,7 +96,14 @@ def _route(protocol: str, quota: str, serve: Resource) -> Callable[[BackendLooku
         if req.method not in ("GET", "HEAD"):
             raise InvalidArgumentException(f"{req.path} answers GET (and HEAD) only.")
         query = req.query
-        session = SESSIONS.get(query.get("SessionToken"))
+        token = query.get("SessionToken")
+        if not token:
+            raise InvalidArgumentException("The SessionToken query parameter is required.")
+        scope = token_scope(token)
+        if scope is None:
+            raise NotAuthorizedException("The session token is not valid for any streaming session.")
+        backend = backend_for(*scope)
+        session = backend.sessions.get(token)
         if session.protocol != protocol:
             raise NotAuthorizedException(f"The session token is not valid for {protocol} resources.")
 
@@ -154,7 +155,6 @@ def _media_track(session: StreamingSession, query: dict[str, str]) -> TrackDescr
 
 # ------------------------------------------------------------------ segments
 def _fmp4(session: StreamingSession, fragment: StoredFragment, track: TrackDescription, media_time_ms: int) -> Fmp4Segment:
-    key = (session.stream_arn, fragment.number, "fmp4", track.index, media_time_ms)
 
     def make() -> Fmp4Segment:
         shift = segment_shift(fragment, media_time_ms, cluster_timecode(fragment.cluster))
@@ -163,7 +163,7 @@ def _fmp4(session: StreamingSession, fragment: StoredFragment, track: TrackDescr
         except SegmentError as err:
             raise InvalidMediaFrameException(f"The fragment {fragment.number} could not be packaged: {err}") from None
 
-    return SEGMENTS.get_or_make(key, make)
+    return session.segments.get_or_make(fragment, ("fmp4", track.index, media_time_ms), make)
 
 
 def _mp4_type(track: TrackDescription) -> str:
@@ -228,7 +228,6 @@ def serve_ts(session: StreamingSession, query: dict[str, str]) -> ApiResponse:
     _check_readable(session, fragment)
     _check_fragment_codecs(session, fragment)
     media_time_ms = session.media_time_ms(fragment)
-    key = (session.stream_arn, fragment.number, "ts", -1, media_time_ms)
 
     def make() -> bytes:
         shift = segment_shift(fragment, media_time_ms, cluster_timecode(fragment.cluster))
@@ -237,7 +236,7 @@ def serve_ts(session: StreamingSession, query: dict[str, str]) -> ApiResponse:
         except SegmentError as err:
             raise InvalidMediaFrameException(f"The fragment {fragment.number} could not be packaged: {err}") from None
 
-    return _ok(MP2T, SEGMENTS.get_or_make(key, make))
+    return _ok(MP2T, session.segments.get_or_make(fragment, ("ts", media_time_ms), make))
 
 
 # ----------------------------------------------------------------- playlists

@@ -28,6 +28,7 @@ from .channels import SignalingChannel
 from .edge import EdgeConfiguration
 from .identifiers import parse_arn, resource_arn
 from .pagination import paginate
+from .sessions import SegmentCache, SessionStore
 from .streams import MAX_RETENTION_HOURS, Stream, check_retention
 from .tags import tag_list_to_dict
 from .usage import ChannelUsage, StreamUsage
@@ -53,6 +54,9 @@ class KinesisVideoService:
         self.streams: dict[str, Stream] = {}
         self.channels: dict[str, SignalingChannel] = {}
         self.lock = threading.RLock()
+        #: HLS/DASH streaming sessions and the segments remuxed for them.
+        self.sessions = SessionStore()
+        self.segments = SegmentCache()
         #: Usage of deleted streams and channels: still billed.
         self.deleted_usage: list[Any] = []
 

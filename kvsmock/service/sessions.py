@@ -29,10 +29,11 @@ playlists and segments.
 from __future__ import annotations
 
 import base64
+import binascii
 import collections
+import re
 import secrets
 import threading
-import time
 import weakref
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -53,6 +54,7 @@ from ..media.matroska import TrackInfo
 from ..media.playlists import PlaylistEntry
 from .archive import same_tracks
 from .fragments import MediaHeader, StoredFragment
+from .rate_limit import RateLimiter
 from .streams import Stream
 
 HLS, DASH = "HLS", "DASH"
@@ -214,9 +216,34 @@ def _ms(seconds: float) -> int:
     return int(round(seconds * 1000))
 
 
-def new_token() -> str:
-    """An opaque, URL-safe session token (the service's look like ``CiA…~``)."""
-    return "CiA" + base64.urlsafe_b64encode(secrets.token_bytes(45)).decode().rstrip("=") + "~"
+def new_token(account_id: str, region: str) -> str:
+    """An opaque, URL-safe session token (the service's look like ``CiA…~``) naming its account and region."""
+    scope = f"{account_id}/{region}/".encode()
+    return "CiA" + base64.urlsafe_b64encode(scope + secrets.token_bytes(36)).decode().rstrip("=") + "~"
+
+
+def token_scope(token: str | None) -> tuple[str, str] | None:
+    """(account, region) whose backend holds the session of ``token``; None for a token kvsmock never made."""
+    if not token or not token.startswith("CiA") or not token.endswith("~"):
+        return None
+    body = token[3:-1]
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except (ValueError, binascii.Error):
+        return None
+    parts = raw.split(b"/", 2)
+    if len(parts) != 3:
+        return None
+    try:
+        account_id, region = parts[0].decode("ascii"), parts[1].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if not (account_id.isdigit() and len(account_id) == 12 and _REGION_CHARS.fullmatch(region)):
+        return None
+    return account_id, region
+
+
+_REGION_CHARS = re.compile(r"[a-z0-9-]{1,32}")
 
 
 # ------------------------------------------------------------------ session
@@ -243,6 +270,8 @@ class StreamingSession:
     discontinuity_mode: str = "ALWAYS"
     display_timestamp: bool = False
     display_fragment_number: bool = False
+    #: Where its remuxed segments are cached (its backend's cache).
+    segments: SegmentCache = field(default_factory=lambda: SegmentCache())
     #: The header of the first fragment (its tracks describe the session).
     header: MediaHeader | None = None
     sample_fragment: StoredFragment | None = None
@@ -255,7 +284,7 @@ class StreamingSession:
     _init_fragments: list[StoredFragment] = field(default_factory=list)
     _anchor: SessionEntry | None = None
     _replay_ready_at: float = 0.0
-    _resource_calls: dict[str, collections.deque] = field(default_factory=dict)
+    _limiters: dict[str, RateLimiter] = field(default_factory=dict)
     #: Text of playlists that cannot change any more (ON_DEMAND), by (resource, track).
     rendered: dict[Any, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -290,18 +319,15 @@ class StreamingSession:
 
     def throttle(self, resource: str) -> None:
         """Count one request for ``resource``; over the per-session TPS, ClientLimitExceeded."""
-        limit = RESOURCE_TPS[resource]
-        now = time.monotonic()
         with self._lock:
-            calls = self._resource_calls.setdefault(resource, collections.deque())
-            while calls and now - calls[0] >= 1.0:
-                calls.popleft()
-            if len(calls) >= limit:
-                raise ClientLimitExceededException(
-                    f"Kinesis Video Streams has throttled the request: more than {limit} requests per second "
-                    "for this resource of the streaming session."
-                )
-            calls.append(now)
+            limiter = self._limiters.get(resource)
+            if limiter is None:
+                limiter = self._limiters[resource] = RateLimiter(RESOURCE_TPS[resource])
+        if not limiter.allow():
+            raise ClientLimitExceededException(
+                f"Kinesis Video Streams has throttled the request: more than {limiter.limit} requests per second "
+                "for this resource of the streaming session."
+            )
 
     def tracks(self) -> list[TrackDescription]:
         assert self.header is not None
@@ -525,8 +551,12 @@ def new_session(
     account_id: str,
     region: str,
     params: dict[str, Any],
+    segments: SegmentCache,
 ) -> StreamingSession:
-    """Check a GetHLS/GetDASHStreamingSessionURL request against the service's rules and make the session."""
+    """Check a GetHLS/GetDASHStreamingSessionURL request against the service's rules and make the session.
+
+    ``segments`` is the cache (its backend's) that the session's remuxed segments go to.
+    """
     hls = protocol == HLS
     mode = params.get("PlaybackMode") or LIVE
     selector_key = "HLSFragmentSelector" if hls else "DASHFragmentSelector"
@@ -567,7 +597,7 @@ def new_session(
     if discontinuity_mode is None:
         discontinuity_mode = "ALWAYS" if (hls and selector_type == SERVER_TIMESTAMP) else "NEVER"
     session = StreamingSession(
-        token=new_token(),
+        token=new_token(account_id, region),
         protocol=protocol,
         account_id=account_id,
         region=region,
@@ -585,6 +615,7 @@ def new_session(
         discontinuity_mode=discontinuity_mode,
         display_timestamp=params.get("DisplayFragmentTimestamp") == "ALWAYS",
         display_fragment_number=params.get("DisplayFragmentNumber") == "ALWAYS",
+        segments=segments,
     )
     session._replay_ready_at = now
 
@@ -606,29 +637,27 @@ def new_session(
 
 # -------------------------------------------------------------------- store
 class SessionStore:
-    """Every live streaming session, by token (tokens are global, like the service's)."""
+    """The streaming sessions of one backend (account and region), by token; moto's reset clears it."""
 
     def __init__(self, max_sessions: int = 10_000):
         self._sessions: dict[str, StreamingSession] = {}
         #: Tokens of sessions whose stream is gone (token -> expiry): they answer like the session would.
         self._dead: dict[str, float] = {}
-        self._creations: dict[str, collections.deque] = {}
+        self._creations: dict[str, RateLimiter] = {}
         self._lock = threading.Lock()
         self._max = max_sessions
 
     def admit(self, stream: Stream) -> None:
         """Count one session-URL call on ``stream`` (25 per second per stream)."""
-        now = time.monotonic()
         with self._lock:
-            calls = self._creations.setdefault(stream.arn, collections.deque())
-            while calls and now - calls[0] >= 1.0:
-                calls.popleft()
-            if len(calls) >= SESSION_URL_TPS:
-                raise ClientLimitExceededException(
-                    f"Kinesis Video Streams has throttled the request: more than {SESSION_URL_TPS} streaming "
-                    f"session requests per second for the stream {stream.name}."
-                )
-            calls.append(now)
+            limiter = self._creations.get(stream.arn)
+            if limiter is None:
+                limiter = self._creations[stream.arn] = RateLimiter(SESSION_URL_TPS)
+        if not limiter.allow():
+            raise ClientLimitExceededException(
+                f"Kinesis Video Streams has throttled the request: more than {SESSION_URL_TPS} streaming "
+                f"session requests per second for the stream {stream.name}."
+            )
 
     def add(self, session: StreamingSession) -> None:
         with self._lock:
@@ -677,7 +706,7 @@ class SessionStore:
         while len(self._sessions) >= self._max:
             oldest = min(self._sessions.values(), key=lambda s: s.created_at)
             del self._sessions[oldest.token]
-        idle = [arn for arn, calls in self._creations.items() if not calls or time.monotonic() - calls[-1] > 5]
+        idle = [arn for arn, limiter in self._creations.items() if limiter.idle_for(5)]
         for arn in idle:
             del self._creations[arn]
 
@@ -687,10 +716,16 @@ class SessionStore:
 
 # -------------------------------------------------------------------- cache
 class SegmentCache:
-    """Remuxed segments, least recently used dropped first, bounded in bytes."""
+    """Remuxed segments of stored fragments, least recently used dropped first, bounded in bytes.
+
+    Entries are keyed by the fragment object itself (and what was made of
+    it), never by its stream ARN and number alone: two streams can share
+    both (the same name re-created under a frozen clock), not their fragments.
+    """
 
     def __init__(self, max_bytes: int = 64 * 1024 * 1024):
-        self._items: collections.OrderedDict[Any, Any] = collections.OrderedDict()
+        #: (id(fragment), *what) -> (fragment, value); holding the fragment keeps its id from being reused.
+        self._items: collections.OrderedDict[Any, tuple[StoredFragment, Any]] = collections.OrderedDict()
         self._bytes = 0
         self._max = max_bytes
         self._lock = threading.Lock()
@@ -701,19 +736,22 @@ class SegmentCache:
             return len(value)
         return sum(len(v) for v in vars(value).values() if isinstance(v, (bytes, bytearray)))
 
-    def get_or_make(self, key: Any, make: Callable[[], Any]) -> Any:
+    def get_or_make(self, fragment: StoredFragment, what: tuple, make: Callable[[], Any]) -> Any:
+        """The cached value made of ``fragment`` as ``what`` describes, made now if absent."""
+        key = (id(fragment), *what)
         with self._lock:
-            if key in self._items:
+            held = self._items.get(key)
+            if held is not None and held[0] is fragment:
                 self._items.move_to_end(key)
-                return self._items[key]
+                return held[1]
         value = make()
         size = self._size(value)
         with self._lock:
             if key not in self._items and size <= self._max // 4:
-                self._items[key] = value
+                self._items[key] = (fragment, value)
                 self._bytes += size
                 while self._bytes > self._max:
-                    _, old = self._items.popitem(last=False)
+                    _, (_, old) = self._items.popitem(last=False)
                     self._bytes -= self._size(old)
         return value
 

@@ -37,8 +37,7 @@ import json
 import re
 import secrets
 import threading
-import time
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -50,6 +49,7 @@ from ..errors import (
     ResourceNotFoundException,
 )
 from .channels import SignalingChannel
+from .rate_limit import RateLimiter, real_seconds
 
 MASTER, VIEWER = "MASTER", "VIEWER"
 #: Client message actions.
@@ -75,31 +75,6 @@ CLOSE_GOING_AWAY = 1001
 
 _ID = re.compile(r"[a-zA-Z0-9_.-]{1,256}")
 _CHANNEL_ARN = re.compile(r"arn:aws[a-zA-Z-]*:kinesisvideo:[a-z0-9-]+:[0-9]+:[a-z]+/[a-zA-Z0-9_.-]+/[0-9]+")
-
-
-def _real_seconds() -> float:
-    """A monotonic clock that freezegun leaves alone (rate limits are about real request rates)."""
-    gettime = getattr(time, "clock_gettime", None)
-    if gettime is not None:
-        return gettime(time.CLOCK_MONOTONIC)
-    return time.monotonic()
-
-
-class RateLimiter:
-    """At most ``limit`` events in any rolling second."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self._events: deque[float] = deque()
-
-    def allow(self) -> bool:
-        now = _real_seconds()
-        while self._events and now - self._events[0] >= 1.0:
-            self._events.popleft()
-        if len(self._events) >= self.limit:
-            return False
-        self._events.append(now)
-        return True
 
 
 # ---------------------------------------------------------------- validation
@@ -514,10 +489,10 @@ class SignalingHub:
             self._meter(state, "SEND_ALEXA_OFFER", len(payload))
             event = {"senderClientId": sender_client_id, "messageType": "SDP_OFFER", "messagePayload": payload}
             self._post(state, MASTER, event, f"ALEXA:{sender_client_id}", "SDP_OFFER", channel.message_ttl_seconds)
-        deadline, real_deadline = clock.now() + ttl, _real_seconds() + ttl
+        deadline, real_deadline = clock.now() + ttl, real_seconds() + ttl
         try:
             while not offer.answered.wait(0.05):
-                if clock.now() >= deadline or _real_seconds() >= real_deadline:
+                if clock.now() >= deadline or real_seconds() >= real_deadline:
                     # kvsmock's choice of error: the service documents the wait, not its end.
                     raise ResourceNotFoundException(
                         f"No master answered the offer within the channel's message TTL of {int(ttl)} seconds."
