@@ -82,10 +82,13 @@ class KinesisVideoService:
         return sum(stream.store.expire() for stream in streams)
 
     # ------------------------------------------------------------------ lookup
+    # Every lookup holds the backend's lock: a create or delete on another thread
+    # must not change the dicts while they are searched.
     def _stream_by_arn(self, arn: str) -> Stream:
-        for stream in self.streams.values():
-            if stream.arn == arn:
-                return stream
+        with self.lock:
+            for stream in self.streams.values():
+                if stream.arn == arn:
+                    return stream
         raise ResourceNotFoundException("The requested stream is not found or not active.")
 
     def find_stream(self, params: dict[str, Any]) -> Stream:
@@ -98,7 +101,8 @@ class KinesisVideoService:
             if name is not None and stream.name != name:
                 raise InvalidArgumentException("StreamName and StreamARN refer to different streams.")
             return stream
-        stream = self.streams.get(name)
+        with self.lock:
+            stream = self.streams.get(name)
         if stream is None:
             raise ResourceNotFoundException("The requested stream is not found or not active.")
         return stream
@@ -107,17 +111,16 @@ class KinesisVideoService:
         name, arn = params.get(name_key), params.get(arn_key)
         if name is None and arn is None:
             raise InvalidArgumentException(f"Either {name_key} or {arn_key} must be specified.")
-        if arn is not None:
-            for channel in self.channels.values():
-                if channel.arn == arn:
-                    if name is not None and channel.name != name:
-                        raise InvalidArgumentException(f"{name_key} and {arn_key} refer to different channels.")
-                    return channel
+        with self.lock:
+            if arn is not None:
+                found = next((c for c in self.channels.values() if c.arn == arn), None)
+                if found is not None and name is not None and found.name != name:
+                    raise InvalidArgumentException(f"{name_key} and {arn_key} refer to different channels.")
+            else:
+                found = self.channels.get(name)
+        if found is None:
             raise ResourceNotFoundException("The requested channel is not found or not active.")
-        channel = self.channels.get(name)
-        if channel is None:
-            raise ResourceNotFoundException("The requested channel is not found or not active.")
-        return channel
+        return found
 
     def _resource_by_arn(self, arn: str) -> Stream | SignalingChannel:
         parsed = parse_arn(arn)
@@ -166,7 +169,8 @@ class KinesisVideoService:
         return {"StreamInfo": self.find_stream(p).info()}
 
     def list_streams(self, p: dict[str, Any]) -> dict[str, Any]:
-        streams = list(self.streams.values())
+        with self.lock:
+            streams = list(self.streams.values())
         condition = p.get("StreamNameCondition")
         if condition:
             prefix = _begins_with(condition)
@@ -306,7 +310,8 @@ class KinesisVideoService:
         return {"ChannelInfo": self.find_channel(p).info()}
 
     def list_signaling_channels(self, p: dict[str, Any]) -> dict[str, Any]:
-        channels = list(self.channels.values())
+        with self.lock:
+            channels = list(self.channels.values())
         condition = p.get("ChannelNameCondition")
         if condition:
             prefix = _begins_with(condition)
@@ -449,7 +454,7 @@ class KinesisVideoService:
 
     def _unmap(self, channel: SignalingChannel) -> None:
         if channel.storage_stream_arn:
-            for stream in self.streams.values():
+            for stream in list(self.streams.values()):
                 if stream.arn == channel.storage_stream_arn and stream.mapped_channel_arn == channel.arn:
                     stream.mapped_channel_arn = None
         channel.storage_stream_arn = None
@@ -531,7 +536,8 @@ class KinesisVideoService:
 
     def list_edge_agent_configurations(self, p: dict[str, Any]) -> dict[str, Any]:
         hub = p["HubDeviceArn"]
-        configs = [s.edge for s in self.streams.values() if s.edge and s.edge.config["HubDeviceArn"] == hub]
+        with self.lock:
+            configs = [s.edge for s in self.streams.values() if s.edge and s.edge.config["HubDeviceArn"] == hub]
         page, token = paginate(
             configs, lambda e: e.stream_name, p.get("MaxResults", DEFAULT_LIST_EDGE), p.get("NextToken"), "edge"
         )
