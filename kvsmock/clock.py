@@ -12,6 +12,10 @@ import time
 
 _lock = threading.Lock()
 _offset = 0.0
+#: The clock may be moved within these epoch seconds (1970 to the end of year 9999):
+#: outside them the timestamps in every response would be ones clients cannot parse.
+EARLIEST = 0.0
+LATEST = 253_402_300_799.0
 
 
 def now() -> float:
@@ -24,19 +28,30 @@ def now_ms() -> int:
     return int(now() * 1000)
 
 
+def _checked(epoch_seconds: float) -> float:
+    if not EARLIEST <= epoch_seconds <= LATEST:  # also refuses NaN
+        raise ValueError(f"the clock can be moved to times from {EARLIEST:.0f} to {LATEST:.0f} epoch seconds")
+    return epoch_seconds
+
+
 def advance(seconds: float) -> float:
-    """Move the clock forward (or back, for negative values); returns the new time."""
+    """Move the clock forward (or back, for negative values); returns the new time.
+
+    Raises ValueError (and leaves the clock alone) if the new time would fall
+    outside :data:`EARLIEST` .. :data:`LATEST`.
+    """
     global _offset
     with _lock:
+        _checked(time.time() + _offset + seconds)
         _offset += seconds
     return now()
 
 
 def set_time(epoch_seconds: float) -> float:
-    """Make :func:`now` return ``epoch_seconds`` from here on (time keeps flowing)."""
+    """Make :func:`now` return ``epoch_seconds`` from here on (time keeps flowing); ValueError outside the range."""
     global _offset
     with _lock:
-        _offset = epoch_seconds - time.time()
+        _offset = _checked(epoch_seconds) - time.time()
     return now()
 
 

@@ -62,6 +62,12 @@ def is_kvs_path(path: str) -> bool:
     return path in ROUTES or path in RAW_ROUTES
 
 
+def looks_like_kvs_path(path: str) -> bool:
+    """A KVS path spelled another way (``/CreateStream``, ``/createStream/``): a KVS call gone wrong."""
+    folded = path.rstrip("/").lower()
+    return any(folded == known.lower() for known in (*ROUTES, *RAW_ROUTES))
+
+
 def error_response(err: KvsError, request_id: str) -> ApiResponse:
     return ApiResponse(
         status=err.status,

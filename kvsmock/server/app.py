@@ -20,7 +20,7 @@ from werkzeug.serving import DechunkedInput
 from werkzeug.wrappers import Request
 
 from .. import clock
-from ..api.dispatch import is_kvs_path, handle
+from ..api.dispatch import handle, is_kvs_path, looks_like_kvs_path
 from ..api.moto_glue import backend_for, expire_all, make_request, moto_wsgi_app, reset_all
 from ..api.usage_report import usage
 from ..errors import KvsError
@@ -30,6 +30,8 @@ from .cors import cors_headers, with_cors
 log = logging.getLogger("kvsmock")
 
 KVS_PREFIXES = ("/hls/", "/dash/")
+#: The largest body a ``/_kvsmock/*`` control request may have.
+CONTROL_BODY_LIMIT = 64 * 1024
 #: Seconds of wall time between sweeps that free media whose retention has ended.
 SWEEP_INTERVAL = 1.0
 
@@ -78,10 +80,25 @@ def _body_pieces(request: Request, size: int = 64 * 1024) -> Iterable[bytes]:
         yield piece
 
 
+def _chunk_size(rfile: Any) -> int:
+    """The size on a chunk's header line, its extensions (``3;name=value``) ignored (RFC 9112 7.1.1)."""
+    line = rfile.readline(4096)
+    if not line.endswith(b"\n"):
+        raise OSError("the connection closed in a chunk header, or the header is too long")
+    size = line.split(b";", 1)[0].strip(b" \t\r\n")
+    try:
+        value = int(size, 16)
+    except ValueError:
+        raise OSError(f"invalid chunk header {line[:40]!r}") from None
+    if value < 0 or not size.isalnum():
+        raise OSError(f"invalid chunk header {line[:40]!r}")
+    return value
+
+
 def _chunks(dechunked: DechunkedInput, size: int) -> Iterable[bytes]:
     rfile = dechunked._rfile  # the socket file under werkzeug's dev-server de-chunker
     while True:
-        remaining = dechunked.read_chunk_len()
+        remaining = _chunk_size(rfile)
         if remaining == 0:
             while rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                 pass  # trailers, then the final CRLF
@@ -125,7 +142,12 @@ class KvsServerApp:
         credential = request.args.get("X-Amz-Credential")
         if credential:
             return "/kinesisvideo/" in credential
-        return is_kvs_path(request.path) or request.path.startswith(KVS_PREFIXES)
+        if is_kvs_path(request.path) or request.path.startswith(KVS_PREFIXES):
+            return True
+        # Unsigned JSON calls are API calls in KVS's style (moto's other services sign theirs);
+        # kvsmock answers them as the service answers an unknown operation.
+        json_body = request.mimetype == "application/json" or request.mimetype.startswith("application/x-amz-json")
+        return looks_like_kvs_path(request.path) or (request.method == "POST" and json_body)
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         request = Request(environ)
@@ -180,8 +202,11 @@ class KvsServerApp:
 
     @staticmethod
     def _move_clock(request: Request) -> ApiResponse:
+        body = _small_body(request)
+        if body is None:
+            return _json(413, {"Message": f"A control request body is at most {CONTROL_BODY_LIMIT} bytes."})
         try:
-            payload = json.loads(request.get_data() or b"{}")
+            payload = json.loads(body or b"{}")
             if not isinstance(payload, dict):
                 raise ValueError
             if "set" in payload:
@@ -192,8 +217,11 @@ class KvsServerApp:
                 clock.reset()
             else:
                 raise ValueError
-        except (ValueError, TypeError):
-            return _json(400, {"Message": 'Send {"advance": seconds}, {"set": epoch_seconds} or {"reset": true}.'})
+        except (ValueError, TypeError, OverflowError) as err:
+            detail = f" ({err})" if "clock can be moved" in str(err) else ""
+            return _json(
+                400, {"Message": 'Send {"advance": seconds}, {"set": epoch_seconds} or {"reset": true}' + detail + "."}
+            )
         return _json(200, {"now": clock.now(), "offset": clock.offset()})
 
 
@@ -216,6 +244,15 @@ def base_url_of(environ: dict) -> str:
         if port != default:
             host = f"{host}:{port}"
     return f"{scheme}://{host}"
+
+
+def _small_body(request: Request) -> bytes | None:
+    """A control request's body, or None if it is larger than :data:`CONTROL_BODY_LIMIT` (never read whole)."""
+    length = request.content_length
+    if length is not None and length > CONTROL_BODY_LIMIT:
+        return None
+    body = request.stream.read(CONTROL_BODY_LIMIT + 1)
+    return None if len(body) > CONTROL_BODY_LIMIT else body
 
 
 def _finite(value: Any) -> float:

@@ -75,21 +75,3 @@ class OnePortServer(ThreadedWSGIServer):
         except (OSError, ssl.SSLError) as exc:  # a client that went away or refused our certificate
             log.debug("connection dropped before its first request: %s", exc)
             return None
-
-
-def tls_aware_handler(base: type) -> type:
-    """``base`` (a werkzeug request handler) made to report each connection's own scheme."""
-
-    class TlsAwareHandler(base):  # type: ignore[valid-type, misc]
-        def make_environ(self) -> dict:
-            environ = super().make_environ()
-            environ["wsgi.url_scheme"] = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
-            return environ
-
-        def handle(self) -> None:
-            try:
-                super().handle()
-            except ssl.SSLError as exc:  # werkzeug re-raises these when it has no ssl_context of its own
-                log.debug("TLS connection ended with an error: %s", exc)
-
-    return TlsAwareHandler

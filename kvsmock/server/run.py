@@ -17,7 +17,8 @@ from pathlib import Path
 from ..api.moto_glue import install, moto_request_handler
 from .app import KvsServerApp
 from .certificates import local_ca_context, server_context
-from .one_port import OnePortServer, tls_aware_handler
+from .handler import request_handler
+from .one_port import OnePortServer
 
 #: The credentials the banner suggests: any will do, kvsmock does not check signatures.
 SUGGESTED_CREDENTIALS = "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
@@ -32,7 +33,7 @@ def build_server(
     """A ready (bound, not yet serving) server with kvsmock's app; HTTPS too on the same port with a TLS context."""
     install()
     app = KvsServerApp(public_url=public_url)
-    return OnePortServer(host, port, app, tls_aware_handler(moto_request_handler()), tls_context)
+    return OnePortServer(host, port, app, request_handler(moto_request_handler()), tls_context)
 
 
 def tls_setup(
