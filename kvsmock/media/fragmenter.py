@@ -49,7 +49,7 @@ from enum import IntEnum
 
 from . import ebml
 from .ebml import EBMLError, decode_uint
-from .matroska import DEFAULT_TIMECODE_SCALE, TrackInfo, parse_doc_type, parse_info, parse_tracks
+from .matroska import DEFAULT_TIMECODE_SCALE, TrackInfo, non_utf8_text, parse_doc_type, parse_info, parse_tracks
 from .tags import END_OF_FRAGMENT, TagValue, parse_tags
 from .walker import (
     BlockHeader,
@@ -225,6 +225,14 @@ _EXPECT_EBML, _EXPECT_SEGMENT, _HEADER, _CLUSTERS, _DONE, _FAILED = range(6)
 class _MediaFailure(Exception):
     def __init__(self, error: MediaError):
         self.error = error
+
+
+def _check_text(payload: bytes | memoryview, timecode: int | None) -> None:
+    """Refuse text that is not UTF-8: stored, it could never be packaged (GetClip, HLS, DASH, GetImages)."""
+    bad = non_utf8_text(payload)
+    if bad is not None:
+        name = ebml.ID_NAMES.get(bad, f"0x{bad:X}")
+        raise _fail(ErrorId.INVALID_MKV_DATA, f"the {name} element is not valid UTF-8", timecode)
 
 
 def _fail(error: ErrorId, message: str, timecode: int | None = None) -> _MediaFailure:
@@ -422,6 +430,8 @@ class Fragmenter:
         if event.depth != 1:
             raise _fail(ErrorId.INVALID_MKV_DATA, f"unexpected element 0x{event.id:X} at offset {event.offset}")
         if cls is ElementRead:
+            if event.id in (ebml.INFO, ebml.TRACKS, ebml.TAGS):
+                _check_text(event.payload, None)
             if event.id == ebml.INFO:
                 self._timecode_scale = parse_info(event.payload).timecode_scale
             elif event.id == ebml.TRACKS:
@@ -629,6 +639,7 @@ class Fragmenter:
             return
         timecode = pending.cluster.timecode if pending is not None else trailing.timecode
         count = len(pending.tags) if pending is not None else trailing.tag_count
+        _check_text(event.payload, timecode)
         pairs = parse_tags(event.payload)
         end_marker = False
         tags = []

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from . import ebml
 from .ebml import decode_float, decode_string, decode_uint, iter_elements
 
-__all__ = ["DEFAULT_TIMECODE_SCALE", "SegmentInfo", "TrackInfo", "parse_doc_type", "parse_info", "parse_tracks"]
+__all__ = [
+    "DEFAULT_TIMECODE_SCALE",
+    "SegmentInfo",
+    "TrackInfo",
+    "non_utf8_text",
+    "parse_doc_type",
+    "parse_info",
+    "parse_tracks",
+]
 
 #: Nanoseconds per timecode unit when Info has no TimecodeScale (1 ms).
 DEFAULT_TIMECODE_SCALE = 1_000_000
@@ -101,3 +109,36 @@ def _parse_track_entry(buf: bytes | memoryview, start: int, end: int) -> TrackIn
                 elif sub_id == ebml.CHANNELS:
                     fields["channels"] = decode_uint(buf[ss:se])
     return TrackInfo(**fields)
+
+
+#: Elements whose payload is text (EBML String or UTF-8 types) in the parts a fragment is stored with.
+_TEXT = frozenset(
+    {
+        ebml.TITLE, ebml.MUXING_APP, ebml.WRITING_APP, ebml.TRACK_NAME, ebml.CODEC_NAME, ebml.CODEC_ID,
+        ebml.LANGUAGE, ebml.TAG_NAME, ebml.TAG_STRING, ebml.TAG_LANGUAGE,
+    }
+)
+#: Masters below Info, Tracks and Tags that hold such text.
+_TEXT_MASTERS = frozenset({ebml.TRACK_ENTRY, ebml.TAG, ebml.SIMPLE_TAG, ebml.TARGETS})
+
+
+def non_utf8_text(payload: bytes | memoryview) -> int | None:
+    """The ID of the first text element in an Info, Tracks or Tags payload whose bytes are not UTF-8.
+
+    Demuxers (FFmpeg, so PyAV) refuse a file holding one, so such media
+    could be stored but never packaged. None when all text is valid.
+    """
+    view = memoryview(payload)
+    pending = [(0, len(view))]
+    while pending:
+        start, end = pending.pop()
+        for element_id, s, e in iter_elements(view, start, end):
+            if element_id in _TEXT_MASTERS:
+                pending.append((s, e))
+            elif element_id in _TEXT:
+                try:
+                    bytes(view[s:e]).decode("utf-8")
+                except UnicodeDecodeError:
+                    return element_id
+    return None
+
