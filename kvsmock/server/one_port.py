@@ -13,9 +13,12 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import threading
 from typing import Any
 
 from werkzeug.serving import ThreadedWSGIServer
+
+from .waiting_room import WaitingRoom
 
 log = logging.getLogger("kvsmock.server")
 
@@ -25,6 +28,16 @@ TLS_HANDSHAKE = 0x16
 FIRST_BYTE_TIMEOUT = 60.0
 #: Seconds a TLS handshake may take.
 HANDSHAKE_TIMEOUT = 30.0
+#: Connections served at once (each has a thread); more are refused with 503 until some end.
+MAX_ACTIVE_CONNECTIONS = 2000
+#: Connections the kernel queues before they are accepted.
+LISTEN_BACKLOG = 1024
+_REFUSAL_BODY = b'{"Message": "kvsmock is serving too many connections; try again later."}'
+_REFUSAL = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"x-amzn-ErrorType: ServiceUnavailableException\r\nConnection: close\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_REFUSAL_BODY), _REFUSAL_BODY)
+)
 
 
 def starts_tls(first: bytes) -> bool:
@@ -40,9 +53,45 @@ class OnePortServer(ThreadedWSGIServer):
     thread once its first byte shows a TLS handshake.
     """
 
+    request_queue_size = LISTEN_BACKLOG
+
     def __init__(self, host: str, port: int, app: Any, handler: type, tls_context: ssl.SSLContext | None):
         super().__init__(host, port, app, handler=handler)
         self.tls_context = tls_context
+        self._active = 0
+        self._active_lock = threading.Lock()
+        self._room = WaitingRoom(self._start, FIRST_BYTE_TIMEOUT)
+
+    def process_request(self, request: Any, client_address: Any) -> None:  # on the accepting thread
+        self._room.add(request, client_address)
+
+    def _start(self, request: socket.socket, client_address: Any) -> None:
+        """A connection has spoken: serve it in a thread of its own, or refuse it when too many are served."""
+        with self._active_lock:
+            admitted = self._active < MAX_ACTIVE_CONNECTIONS
+            if admitted:
+                self._active += 1
+        if not admitted:
+            log.warning("refused a connection: %d are being served", MAX_ACTIVE_CONNECTIONS)
+            try:
+                if not starts_tls(request.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)):
+                    request.sendall(_REFUSAL)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._active_lock:
+                self._active -= 1
+
+    def server_close(self) -> None:
+        self._room.close()
+        super().server_close()
 
     def finish_request(self, request: Any, client_address: Any) -> None:  # runs in the connection's thread
         if self.tls_context is None:
