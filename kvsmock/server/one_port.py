@@ -56,11 +56,11 @@ class OnePortServer(ThreadedWSGIServer):
     request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, host: str, port: int, app: Any, handler: type, tls_context: ssl.SSLContext | None):
-        super().__init__(host, port, app, handler=handler)
         self.tls_context = tls_context
         self._active = 0
         self._active_lock = threading.Lock()
-        self._room = WaitingRoom(self._start, FIRST_BYTE_TIMEOUT)
+        self._room = WaitingRoom(self._start, FIRST_BYTE_TIMEOUT)  # first: werkzeug closes us if binding fails
+        super().__init__(host, port, app, handler=handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:  # on the accepting thread
         self._room.add(request, client_address)

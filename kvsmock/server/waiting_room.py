@@ -44,13 +44,18 @@ class WaitingRoom:
                 _close(sock)
                 return
             self._incoming.append((sock, address))
-        os.write(self._wake_w, b"\0")
+            os.write(self._wake_w, b"\0")
 
     def close(self) -> None:
+        """Close every waiting connection and stop the room's thread (idempotent)."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
-        os.write(self._wake_w, b"\0")
+            os.write(self._wake_w, b"\0")
         self._thread.join(5)
+        os.close(self._wake_r)
+        os.close(self._wake_w)
 
     def _run(self) -> None:
         deadlines: dict[socket.socket, float] = {}
@@ -74,8 +79,6 @@ class WaitingRoom:
                 for sock in list(deadlines) + [s for s, _ in incoming]:
                     _close(sock)
                 self._selector.close()
-                os.close(self._wake_r)
-                os.close(self._wake_w)
                 return
             now = time.monotonic()
             for sock, address in incoming:
