@@ -86,7 +86,7 @@ def end_to_end(rounds: int) -> tuple[list[tuple[str, float, str]], list[tuple[st
 
         kv = boto3.client("kinesisvideo", region_name="us-east-1")
         kv.create_stream(StreamName="big", DataRetentionInHours=24)
-        put_media("big", media=sample_mkv(duration_s=2, fragment_s=2), region_name="us-east-1", timecode_type="RELATIVE", producer_start_timestamp=START)
+        put_media("big", media=sample_mkv(duration_s=2, fragment_s=2, start=0), region_name="us-east-1", timecode_type="RELATIVE", producer_start_timestamp=START)
         stream = backend_for("123456789012", "us-east-1").streams["big"]
         template = stream.store.snapshot()[0]
         base = clock.now() - 2 * N

@@ -138,7 +138,14 @@ class InProcessKvs(_KvsClients):
 class KvsServer(_KvsClients):
     """A ``kvsmock server`` subprocess on a loopback port."""
 
-    def __init__(self, port: int | None = None, extra_args: list[str] | None = None):
+    def __init__(
+        self,
+        port: int | None = None,
+        extra_args: list[str] | None = None,
+        get_media_idle_timeout: float | None = GET_MEDIA_IDLE_SECONDS,
+    ):
+        """``get_media_idle_timeout``: passed as ``--get-media-idle-timeout`` (unless ``extra_args``
+        names it); None leaves the server's default."""
         super().__init__()
         self.port = port or free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
@@ -149,9 +156,9 @@ class KvsServer(_KvsClients):
         extra = list(extra_args or [])
         if "--signaling-port" not in extra:
             extra += ["--signaling-port", "0"]  # a free port: port + 1 may be another worker's
-        if "--get-media-idle-timeout" not in extra:
-            # A caught-up GetMedia ends after this many idle seconds, so tests never block.
-            extra += ["--get-media-idle-timeout", str(GET_MEDIA_IDLE_SECONDS)]
+        if "--get-media-idle-timeout" not in extra and get_media_idle_timeout is not None:
+            # A caught-up GetMedia ends this many seconds after it has caught up (no PutMedia open), so tests are quick.
+            extra += ["--get-media-idle-timeout", str(get_media_idle_timeout)]
         args += extra
         # The server's log goes to a file: a pipe nobody drains would fill up and stall it.
         self.log = tempfile.NamedTemporaryFile(prefix="kvsmock-server-", suffix=".log", delete=False)
@@ -260,7 +267,7 @@ def kvs_stream(kvs):
 
     media = _SAMPLE_MEDIA.get("default")
     if media is None:
-        media = _SAMPLE_MEDIA["default"] = sample_mkv(duration_s=6, fragment_s=2)
+        media = _SAMPLE_MEDIA["default"] = sample_mkv(duration_s=6, fragment_s=2, start=0)  # RELATIVE
     name = "kvsmock-sample-stream"
     arn = kvs.kinesisvideo.create_stream(StreamName=name, DataRetentionInHours=24, MediaType="video/h264")["StreamARN"]
     acks = put_media(name, media=media, region_name=kvs.region_name, timecode_type="RELATIVE")

@@ -62,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--get-media-idle-timeout",
         type=float,
         metavar="SECONDS",
-        help="end a GetMedia that has caught up after this many seconds without a new fragment "
-        "(default: keep waiting, as the service does, up to the 45-minute session limit)",
+        help="a GetMedia that has caught up keeps streaming new fragments while a PutMedia connection is open "
+        "on the stream (up to the 45-minute session limit); with none open it ends this many seconds after "
+        "catching up, unless a fragment arrives or a producer connects first (default 3)",
     )
     server.add_argument("--log-level", default="WARNING", help="Python log level (default WARNING)")
     sub.add_parser(

@@ -2,6 +2,8 @@
 
 Run from the repository root: ``python scripts/make_fixtures.py``. Each file is a
 producer-style PutMedia body (one Cluster per fragment, each opening on a keyframe).
+Every file names its start explicitly (0: RELATIVE timecodes), so the output never
+depends on the time it is made.
 """
 
 from __future__ import annotations
@@ -33,15 +35,15 @@ def sdk_style() -> bytes:
 
 FILES = {
     "h264_6s.mkv": ("H.264 320x240 25 fps, 6 s, 2 s fragments, video only",
-                    lambda: sample_mkv(duration_s=6, fragment_s=2)),
+                    lambda: sample_mkv(duration_s=6, fragment_s=2, start=0)),
     "h264_aac_6s.mkv": ("H.264 + AAC (48 kHz mono), 6 s, 2 s fragments",
-                        lambda: sample_mkv(duration_s=6, fragment_s=2, audio=True)),
+                        lambda: sample_mkv(duration_s=6, fragment_s=2, audio=True, start=0)),
     "h265_4s.mkv": ("H.265 320x240 25 fps, 4 s, 2 s fragments",
-                    lambda: sample_mkv(duration_s=4, fragment_s=2, codec="h265")),
+                    lambda: sample_mkv(duration_s=4, fragment_s=2, codec="h265", start=0)),
     "h264_short_fragments.mkv": ("H.264 24 fps, 3 s, 0.5 s fragments",
-                                 lambda: sample_mkv(duration_s=3, fragment_s=0.5, fps=24)),
+                                 lambda: sample_mkv(duration_s=3, fragment_s=0.5, fps=24, start=0)),
     "h264_long_fragments.mkv": ("H.264 25 fps, 12 s, 6 s fragments",
-                                lambda: sample_mkv(duration_s=12, fragment_s=6)),
+                                lambda: sample_mkv(duration_s=12, fragment_s=6, start=0)),
     "h264_absolute.mkv": ("H.264, 4 s, 2 s fragments, absolute timecodes from 2024-01-01T00:00:00Z",
                           lambda: sample_mkv(duration_s=4, fragment_s=2, start=START)),
     "h264_aac_sdk_style.mkv": ("H.264 + AAC, 4 s, 2 s fragments, C-producer-SDK layout (see sdk_style())",

@@ -3,6 +3,16 @@
 In the server both stream for real: PutMedia answers ACKs while the upload is
 still arriving, and a GetMedia that has caught up waits for new fragments.
 In-process a call returns what is available when it is made.
+
+When a live GetMedia ends
+    It keeps tailing while a PutMedia connection is open on the stream (a
+    producer that is connected may send more). Once it has caught up and no
+    PutMedia connection is open, it ends ``SETTINGS["get_media_idle_timeout"]``
+    seconds later (3 by default; ``None``: only the session limit ends it),
+    unless a new fragment or a new PutMedia connection comes first; the time
+    starts again after either. It also ends at the 45-minute session limit,
+    when the stream is deleted, and as soon as the client has gone (checked
+    every :data:`CLIENT_CHECK_SECONDS` while it waits), which frees its slot.
 """
 
 from __future__ import annotations
@@ -10,6 +20,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterator
 
@@ -30,8 +41,9 @@ from .request import ApiRequest, ApiResponse
 
 #: Server settings, set by the server at start-up.
 SETTINGS = {
-    # Seconds a caught-up GetMedia waits for a new fragment before ending (None: up to the session limit).
-    "get_media_idle_timeout": None,
+    # Seconds a caught-up GetMedia waits, while no PutMedia connection is open on the stream,
+    # before it ends (None: it waits up to the session limit).
+    "get_media_idle_timeout": 3.0,
     # The longest a GetMedia or PutMedia connection may stay open.
     "session_limit_seconds": 45 * 60,
     # Seconds between IDLE ACKs while a PutMedia connection is quiet.
@@ -40,6 +52,8 @@ SETTINGS = {
     "put_media_idle_close": 30.0,
 }
 MAX_GET_MEDIA_CONNECTIONS = 3
+#: Seconds between checks, while a GetMedia waits for fragments, that its client is still connected.
+CLIENT_CHECK_SECONDS = 0.5
 
 
 def _claim_connection(backend: KinesisVideoService, stream: Stream, counter: str, limit: int, refusal: str) -> Callable[[], None]:
@@ -96,10 +110,14 @@ def put_media(backend_for: BackendLookup, req: ApiRequest) -> ApiResponse:
     stream = backend.find_stream(target)
     if stream.status != "ACTIVE":
         raise ResourceNotFoundException("The requested stream is not found or not active.")
-    release = _claim_connection(
+    release_slot = _claim_connection(
         backend, stream, "put_media_connections", 1,
         f"The stream {stream.name} already has a PutMedia connection; only one is allowed.",
     )
+
+    def release() -> None:
+        release_slot()
+        stream.store.wake_all()  # caught-up GetMedia readers start their idle time now
 
     session = PutMediaSession(stream, timecode_type, start)
     headers = {"Content-Type": "application/json", "x-amzn-RequestId": req.request_id}
@@ -233,15 +251,21 @@ def get_media(backend: KinesisVideoService, req: ApiRequest, params: dict[str, A
         f"The stream {stream.name} already has {MAX_GET_MEDIA_CONNECTIONS} GetMedia connections.",
     )
 
-    return ApiResponse(200, headers, _tail(stream, after), on_close=release)
+    return ApiResponse(200, headers, _tail(stream, after, req.client_gone), on_close=release)
 
 
-def _tail(stream: Stream, after: str) -> Iterator[bytes]:
-    """Chunks of the fragments numbered above ``after``, then new ones as they arrive (server mode)."""
+def _tail(stream: Stream, after: str, client_gone: Callable[[], bool] | None = None) -> Iterator[bytes]:
+    """Chunks of the fragments numbered above ``after``, then new ones as they arrive (server mode).
+
+    Ends as the module docstring says: idle (caught up, no PutMedia
+    connection) for the idle timeout, the session limit, the stream gone,
+    or ``client_gone()``.
+    """
     store = stream.store
     opened = clock.now()
-    idle = SETTINGS["get_media_idle_timeout"]
+    idle_limit = SETTINGS["get_media_idle_timeout"]
     yield b""
+    idle_since = time.monotonic()
     while True:
         fragments = store.newer_than(after)
         try:
@@ -250,12 +274,33 @@ def _tail(stream: Stream, after: str) -> Iterator[bytes]:
                 after = fragment.number
         except StoppedByError:
             return
+        if fragments:
+            idle_since = time.monotonic()
         if stream.status != "ACTIVE":
             return
-        remaining = SETTINGS["session_limit_seconds"] - (clock.now() - opened)
-        wait = remaining if idle is None else min(idle, remaining)
-        if wait <= 0 or not store.wait_for_newer(after, timeout=wait, stop=lambda: stream.status != "ACTIVE"):
+        wait = SETTINGS["session_limit_seconds"] - (clock.now() - opened)
+        if wait <= 0:
             return
+        producers = stream.put_media_connections
+        if producers:
+            idle_since = time.monotonic()  # a connected producer may send more: not idle
+        elif idle_limit is not None:
+            left = idle_limit - (time.monotonic() - idle_since)
+            if left <= 0:
+                return
+            wait = min(wait, left)
+        if client_gone is not None:
+            if client_gone():
+                return
+            wait = min(wait, CLIENT_CHECK_SECONDS)
+        # Woken by a new fragment, the stream's deletion, or a PutMedia connection closing.
+        store.wait_for_newer(
+            after,
+            timeout=wait,
+            stop=lambda: stream.status != "ACTIVE" or stream.put_media_connections != producers,
+        )
+        if producers:
+            idle_since = time.monotonic()  # connected until about now
 
 
 RAW_ROUTES["/putMedia"] = put_media

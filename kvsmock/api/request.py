@@ -34,6 +34,9 @@ class ApiRequest:
     streaming: bool = False
     account_id: str = "123456789012"
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    #: Set by the server: true once the client has closed (or reset) its connection.
+    #: Long waits (a caught-up GetMedia) check it so that a departed client frees its slot.
+    client_gone: Callable[[], bool] | None = None
 
     @property
     def path(self) -> str:

@@ -5,7 +5,10 @@ header, unknown-size Segment, header, KVS Tags, one Cluster, KVS Tags).
 :class:`FragmentReader` is the sans-I/O parser (feed bytes, get
 :class:`ReadFragment` objects); :func:`read_fragments` drives it from
 bytes, a file, a path or anything with ``.read(n)`` such as a botocore
-``StreamingBody``, reading in pieces.
+``StreamingBody``, reading in pieces. On a live response it takes whatever
+bytes have arrived (``read1``; for a ``StreamingBody`` its urllib3
+response's ``read1``), never waiting for a full piece, so each fragment is
+yielded as soon as its last byte is in.
 
 A fragment is handed out as soon as it is known to be whole: at the Tags
 element carrying ``AWS_KINESISVIDEO_CONTINUATION_TOKEN`` (or an error's
@@ -261,6 +264,61 @@ class FragmentReader:
             p += size
 
 
+def _read_available(source):
+    """A ``read(n)`` of ``source`` that returns what has arrived (1 to n bytes; b"" at the end).
+
+    A botocore ``StreamingBody.read(n)`` (and urllib3's ``read(n)``) wait
+    for all n bytes, which would hold back a fragment that has arrived until
+    more of the next one comes; ``read1`` returns after one read of the
+    connection. Other sources are read with their ``read(n)``, which may
+    return short reads.
+    """
+    raw = getattr(source, "_raw_stream", None)  # botocore StreamingBody: the urllib3 response inside
+    if raw is not None and callable(getattr(raw, "read1", None)):
+        return _StreamingBodyRead1(source, raw)
+    read1 = getattr(source, "read1", None)
+    if callable(read1):
+        return read1
+    return source.read
+
+
+class _StreamingBodyRead1:
+    """``read1`` for a botocore ``StreamingBody``, raising botocore's errors as its ``read`` does."""
+
+    def __init__(self, body, raw) -> None:
+        self._body = body
+        self._raw = raw
+
+    def __call__(self, n: int) -> bytes:
+        try:
+            piece = self._raw.read1(n)
+        except Exception as exc:
+            converted = _botocore_error(exc)
+            if converted is None:
+                raise
+            raise converted from exc
+        if piece is None:
+            return b""
+        if isinstance(getattr(self._body, "_amount_read", None), int):
+            self._body._amount_read += len(piece)  # keeps StreamingBody's length check right
+        return piece
+
+
+def _botocore_error(exc: Exception) -> Exception | None:
+    """The botocore exception ``StreamingBody.read`` raises for a urllib3 error, if any."""
+    try:
+        from botocore.exceptions import ReadTimeoutError, ResponseStreamingError
+        from urllib3.exceptions import ProtocolError
+        from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeoutError
+    except ImportError:  # pragma: no cover - botocore always brings urllib3
+        return None
+    if isinstance(exc, Urllib3ReadTimeoutError):
+        return ReadTimeoutError(endpoint_url=exc.url, error=exc)
+    if isinstance(exc, ProtocolError):
+        return ResponseStreamingError(error=exc)
+    return None
+
+
 def _pieces(source, read_size: int) -> Iterator[bytes]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         yield bytes(source)
@@ -269,8 +327,8 @@ def _pieces(source, read_size: int) -> Iterator[bytes]:
         with open(source, "rb") as file:
             yield from _pieces(file, read_size)
         return
-    read = getattr(source, "read", None)
-    if read is not None:
+    if getattr(source, "read", None) is not None:
+        read = _read_available(source)
         while True:
             piece = read(read_size)
             if not piece:
@@ -288,7 +346,9 @@ def read_fragments(source, *, read_size: int = 1 << 16) -> Iterator[ReadFragment
 
     ``source``: bytes, a path, a binary file, any object with ``.read(n)``
     (botocore ``StreamingBody``), or an iterable of bytes. Also reads plain
-    MKV files (one fragment per Cluster, no KVS tags).
+    MKV files (one fragment per Cluster, no KVS tags). On a live GetMedia
+    response each fragment is yielded as soon as its last byte has arrived
+    (``read_size`` is the most read at once, not an amount waited for).
     """
     reader = FragmentReader()
     for piece in _pieces(source, read_size):

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from fractions import Fraction
 from functools import lru_cache
 
+from .. import clock
 from . import ebml
 from .mkvwriter import Packet, TrackSpec, write_mkv
 
@@ -56,16 +57,20 @@ def sample_mkv(
     height: int = 240,
     codec: str = "h264",
     audio: bool = False,
-    start: datetime | None = None,
+    start: datetime | float | int | None = None,
 ) -> bytes:
     """A real producer-style MKV: ``duration_s`` of video cut into ``fragment_s`` fragments.
 
-    ``codec`` is ``"h264"`` or ``"h265"``; ``audio`` adds an AAC track 2;
-    ``start`` (a datetime) makes the Cluster timecodes absolute epoch
-    milliseconds (ABSOLUTE producers), otherwise they count from 0 (RELATIVE).
+    ``codec`` is ``"h264"`` or ``"h265"``; ``audio`` adds an AAC track 2.
+    The Cluster timecodes are epoch milliseconds counted from ``start`` (a
+    datetime, naive means UTC, or epoch seconds); without it, from the
+    current kvsmock clock time (:func:`kvsmock.clock.now`, which follows
+    freezegun), so the media suits ``put_media()``'s default ABSOLUTE
+    timecodes. For RELATIVE timecodes (counted from the PutMedia
+    ``producer_start_timestamp``) pass ``start=0``.
     """
     media = encode_sample(float(duration_s), float(fragment_s), int(fps), int(width), int(height), codec, bool(audio))
-    return write_mkv(media.tracks, media.packets, start_ms=epoch_ms(start) if start is not None else 0)
+    return write_mkv(media.tracks, media.packets, start_ms=epoch_ms(clock.now() if start is None else start))
 
 
 def _encoder(codec: str) -> tuple[str, str]:

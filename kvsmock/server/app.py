@@ -26,6 +26,7 @@ from ..api.usage_report import usage
 from ..errors import KvsError
 from ..api.request import ApiResponse
 from .cors import cors_headers, with_cors
+from .peer import peer_gone_probe
 
 log = logging.getLogger("kvsmock")
 
@@ -159,6 +160,7 @@ class KvsServerApp:
         if self.is_kvs_request(request):
             base_url = self.public_url or base_url_of(environ)
             req = make_request(request.method, request.url, request.headers, _body_pieces(request), server_base_url=base_url)
+            req.client_gone = peer_gone_probe(environ.get("werkzeug.socket"))  # a waiting GetMedia frees its slot
             return self._send(environ, start_response, handle(req, backend_for))
 
         def start_with_cors(status, headers, exc_info=None):

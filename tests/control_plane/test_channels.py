@@ -257,7 +257,7 @@ def test_signaling_endpoints_in_server(kvs_server):
         got = endpoints(c, arn, ["WSS", "HTTPS"], role)
         assert got["HTTPS"] == base
         assert got["WSS"] == kvs_server.signaling_url  # the signaling port, beside the HTTP port
-        assert got["WSS"].startswith("ws://127.0.0.1:")
+        assert got["WSS"].startswith("wss://127.0.0.1:")  # wss:// as the service hands out (ws:// works there too)
 
 
 def test_signaling_endpoint_default_configuration(kv):

@@ -38,7 +38,7 @@ def reference():
 @pytest.fixture(scope="session")
 def video_body() -> bytes:
     """6 s of H.264 in 2 s fragments, known-size clusters."""
-    return sample_mkv(duration_s=6, fragment_s=2)
+    return sample_mkv(duration_s=6, fragment_s=2, start=0)
 
 
 @pytest.fixture(scope="session")

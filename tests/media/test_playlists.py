@@ -193,7 +193,7 @@ def test_dynamic_mpd_with_kvs_attributes():
 def fragments():
     """(one-fragment MKV files, cluster timecodes) of 6 s of H.264 + AAC in 2-s fragments."""
     fragmenter = Fragmenter()
-    events = fragmenter.feed(sample_mkv(duration_s=6, fragment_s=2, audio=True)) + fragmenter.close()
+    events = fragmenter.feed(sample_mkv(duration_s=6, fragment_s=2, audio=True, start=0)) + fragmenter.close()
     header = next(e for e in events if isinstance(e, HeaderParsed))
     clusters = [e.fragment.cluster_bytes for e in events if isinstance(e, FragmentComplete)]
     files = [header.ebml_header + UNKNOWN_SIZE_SEGMENT_HEADER + header.header_bytes + c for c in clusters]

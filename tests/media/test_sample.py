@@ -8,6 +8,9 @@ from pathlib import Path
 
 import av
 import pytest
+from freezegun import freeze_time
+
+from kvsmock import clock
 
 from kvsmock.media import read_fragments
 from kvsmock.media.fragmenter import FragmentComplete, Fragmenter, HeaderParsed, MediaError
@@ -34,12 +37,15 @@ def ingest(data: bytes):
 
 
 def test_default_sample():
-    data = sample_mkv()
+    with freeze_time("2026-03-01 12:00:00.250"):
+        data = sample_mkv()
     assert decode_counts(data) == {"video": 250, "audio": 0}
     header, fragments = ingest(data)
     assert [t.codec_id for t in header.tracks] == ["V_MPEG4/ISO/AVC"]
     assert header.tracks[0].codec_private[0] == 1  # avcC, not Annex B
-    assert [f.timecode for f in fragments] == [0, 2000, 4000, 6000, 8000]
+    # ABSOLUTE timecodes from the kvsmock clock's "now", as put_media() expects by default
+    now_ms = 1772366400250
+    assert [f.timecode for f in fragments] == [now_ms + i * 2000 for i in range(5)]
     assert all(f.keyframe and f.frame_count == 50 and f.duration == 2000 for f in fragments)
     # only the first frame of each fragment is a keyframe
     for read in read_fragments(data):
@@ -73,6 +79,26 @@ def test_absolute_start():
     assert [f.timecode for f in fragments] == [1714564800000, 1714564802000]
     _, naive = ingest(sample_mkv(duration_s=4, start=start.replace(tzinfo=None)))  # naive means UTC
     assert [f.timecode for f in naive] == [1714564800000, 1714564802000]
+
+
+def test_default_start_follows_the_kvsmock_clock():
+    moved = clock.advance(3600)
+    try:
+        _, fragments = ingest(sample_mkv(duration_s=2, fragment_s=2))
+    finally:
+        clock.reset()
+    assert abs(fragments[0].timecode - moved * 1000) < 60_000  # within a minute of the moved clock
+
+
+@pytest.mark.parametrize("start", [0, 0.0])
+def test_start_zero_gives_relative_timecodes(start):
+    _, fragments = ingest(sample_mkv(duration_s=4, fragment_s=2, start=start))
+    assert [f.timecode for f in fragments] == [0, 2000]
+
+
+def test_start_in_epoch_seconds():
+    _, fragments = ingest(sample_mkv(duration_s=2, fragment_s=2, start=1_700_000_000.5))
+    assert [f.timecode for f in fragments] == [1_700_000_000_500]
 
 
 def test_unknown_codec():

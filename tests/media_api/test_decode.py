@@ -21,7 +21,7 @@ def _decoded_counts(data: bytes) -> dict[str, int]:
 
 @pytest.mark.parametrize("audio", [False, True], ids=["video", "audio+video"])
 def test_get_media_decodes_with_the_input_frame_count(kv, audio):
-    media = sample_mkv(duration_s=4, fragment_s=2, audio=audio)
+    media = sample_mkv(duration_s=4, fragment_s=2, audio=audio, start=0)
     expected = _decoded_counts(media)
     assert expected["video"] == 100 and (expected.get("audio", 0) > 0) == audio
     kv.kinesisvideo.create_stream(StreamName="av", DataRetentionInHours=1, MediaType="video/h264,audio/aac")

@@ -19,7 +19,7 @@ from kvsmock.media import ebml
 from kvsmock.service.put_media import PutMediaSession
 from kvsmock.service.streams import Stream
 
-MEDIA = sample_mkv(duration_s=3, fragment_s=1, width=160, height=120)
+MEDIA = sample_mkv(duration_s=3, fragment_s=1, width=160, height=120, start=0)
 EVENT_TYPES = {"BUFFERING", "RECEIVED", "PERSISTED", "ERROR"}
 
 

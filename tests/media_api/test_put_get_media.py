@@ -12,7 +12,7 @@ from kvsmock.media.mkvwriter import write_mkv
 from kvsmock.media.sample import encode_sample
 from kvsmock.media.tags import producer_tags
 
-MEDIA = sample_mkv(duration_s=6, fragment_s=2)
+MEDIA = sample_mkv(duration_s=6, fragment_s=2, start=0)  # RELATIVE timecodes
 START = 1_700_000_000
 
 

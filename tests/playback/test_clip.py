@@ -19,7 +19,7 @@ from kvsmock.media.sample import encode_sample
 
 START = 1_700_000_000
 FPS = 25
-MEDIA = sample_mkv(duration_s=6, fragment_s=2, audio=True)  # fragments at +0, +2, +4 s
+MEDIA = sample_mkv(duration_s=6, fragment_s=2, audio=True, start=0)  # RELATIVE; fragments at +0, +2, +4 s
 FROZEN_AT = "2024-05-01T12:00:00Z"
 
 
@@ -161,7 +161,7 @@ def test_server_timestamp_clip(kv, advance):
 def test_clip_over_sessions_with_their_own_timecodes(kv):
     """Two RELATIVE sessions both counting from 0: each fragment goes where its producer timestamp says."""
     _stream(kv)
-    media = sample_mkv(duration_s=4, fragment_s=2)
+    media = sample_mkv(duration_s=4, fragment_s=2, start=0)
     _put(kv, "cam", media, producer_start_timestamp=START)
     _put(kv, "cam", media, producer_start_timestamp=START + 10)
     info = probe(_clip(kv, "cam", START, START + 20))
@@ -172,8 +172,8 @@ def test_clip_over_sessions_with_their_own_timecodes(kv):
 
 def test_duplicate_producer_timestamps_use_the_oldest_ingested(kv):
     _stream(kv)
-    _put(kv, "cam", sample_mkv(duration_s=4, fragment_s=2))
-    _put(kv, "cam", sample_mkv(duration_s=4, fragment_s=2, width=160, height=120))  # same times, ingested later
+    _put(kv, "cam", sample_mkv(duration_s=4, fragment_s=2, start=0))
+    _put(kv, "cam", sample_mkv(duration_s=4, fragment_s=2, width=160, height=120, start=0))  # same times, ingested later
     assert len(kv.archived_media("cam").list_fragments(StreamName="cam")["Fragments"]) == 4
     info = probe(_clip(kv, "cam", START, START + 10))
     assert info["size"] == (320, 240) and info["frames"] == list(range(100))
@@ -181,7 +181,7 @@ def test_duplicate_producer_timestamps_use_the_oldest_ingested(kv):
 
 def test_h265_clip(kv):
     _stream(kv)
-    _put(kv, "cam", sample_mkv(duration_s=4, fragment_s=2, codec="h265"))
+    _put(kv, "cam", sample_mkv(duration_s=4, fragment_s=2, codec="h265", start=0))
     info = probe(_clip(kv, "cam", START, START + 10))
     assert info["video"] == "hevc" and info["frames"] == list(range(100))
     assert info["audio"] == []
@@ -204,7 +204,7 @@ def test_g711_audio_is_kept(kv):
 def test_clip_is_capped_at_200_fragments(kv):
     _stream(kv)
     # 205 one-second fragments of two tiny frames each
-    _put(kv, "cam", sample_mkv(duration_s=205, fragment_s=1, fps=2, width=64, height=48))
+    _put(kv, "cam", sample_mkv(duration_s=205, fragment_s=1, fps=2, width=64, height=48, start=0))
     assert len(kv.archived_media("cam").list_fragments(StreamName="cam", MaxResults=1000)["Fragments"]) == 205
     mp4 = _clip(kv, "cam", START, START + 300)
     with av.open(io.BytesIO(mp4)) as container:

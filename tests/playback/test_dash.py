@@ -24,7 +24,7 @@ from kvsmock import clock, put_media, sample_mkv
 from kvsmock.media.segments import first_tfdt, split_boxes
 
 START = 1_700_000_000
-MEDIA = sample_mkv(duration_s=6, fragment_s=2, audio=True)  # 3 fragments, 150 video frames
+MEDIA = sample_mkv(duration_s=6, fragment_s=2, audio=True, start=0)  # RELATIVE; 3 fragments, 150 video frames
 NS = {"mpd": "urn:mpeg:dash:schema:mpd:2011"}
 KVS = "{https://kinesisvideo.amazonaws.com/dash/kvs}"
 PRODUCER = {"FragmentSelectorType": "PRODUCER_TIMESTAMP", "TimestampRange": {"StartTimestamp": START, "EndTimestamp": START + 200}}
@@ -174,7 +174,7 @@ def test_timeline_hides_gaps_and_shows_kvs_attributes(kvs):
 
 def test_timeline_folds_equal_durations_without_kvs_attributes(kvs):
     kvs.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
-    put_media("cam", media=sample_mkv(duration_s=6, fragment_s=2), timecode_type="RELATIVE", producer_start_timestamp=START)
+    put_media("cam", media=sample_mkv(duration_s=6, fragment_s=2, start=0), timecode_type="RELATIVE", producer_start_timestamp=START)
     _, (video,) = _read_mpd(_session(kvs, PlaybackMode="ON_DEMAND", DASHFragmentSelector=PRODUCER))
     assert len(video.segments) == 3
     assert len({s.attrs.get("t") for s in video.segments}) < 3  # S elements with r="…"

@@ -29,7 +29,7 @@ from kvsmock.media.sample import encode_sample
 from kvsmock.media.segments import first_tfdt, split_boxes
 
 START = 1_700_000_000
-MEDIA = sample_mkv(duration_s=6, fragment_s=2, audio=True)  # 3 fragments, 150 video frames
+MEDIA = sample_mkv(duration_s=6, fragment_s=2, audio=True, start=0)  # RELATIVE; 3 fragments, 150 video frames
 FRAMES = 150
 RANGE = {"StartTimestamp": START, "EndTimestamp": START + 10}
 PRODUCER = {"FragmentSelectorType": "PRODUCER_TIMESTAMP", "TimestampRange": RANGE}
@@ -566,7 +566,7 @@ def test_codec_requirements(kvs, media, params, code):
 
 
 def test_h265_plays_as_fmp4(kvs_server):
-    _put(kvs_server, media=sample_mkv(duration_s=4, fragment_s=2, codec="h265"))
+    _put(kvs_server, media=sample_mkv(duration_s=4, fragment_s=2, codec="h265", start=0))
     url = _session(kvs_server, PlaybackMode="ON_DEMAND", HLSFragmentSelector=PRODUCER)
     assert re.search(r'CODECS="hvc1\.[^"]+"', _get(url).text)
     with av.open(url, timeout=10) as c:

@@ -17,7 +17,7 @@ from kvsmock.media.sample import encode_sample
 
 START = 1_700_000_000
 FPS = 25
-MEDIA = sample_mkv(duration_s=6, fragment_s=2)  # 150 frames, fragments at +0, +2, +4 s
+MEDIA = sample_mkv(duration_s=6, fragment_s=2, start=0)  # RELATIVE; 150 frames, fragments at +0, +2, +4 s
 FROZEN_AT = "2024-05-01T12:00:00Z"
 
 
@@ -248,9 +248,9 @@ def test_each_fragment_is_decoded_once_per_page(kvs, monkeypatch):
     calls = []
     real = stills.frames_at
 
-    def counting(mkv, times, index=0):
+    def counting(mkv, times, index=0, **kwargs):
         calls.append(len(times))
-        return real(mkv, times, index)
+        return real(mkv, times, index, **kwargs)
 
     monkeypatch.setattr(stills, "frames_at", counting)
     client = _stream(kvs)

@@ -62,12 +62,12 @@ def test_data_keys_rotate_every_45_minutes(kvs):
     kvs.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=24)
     _put(kvs, "cam")
     kvs.advance_clock(44 * 60)
-    put_media("cam", media=sample_mkv(duration_s=2, fragment_s=2, start=None), session=kvs.session(),
+    put_media("cam", media=sample_mkv(duration_s=2, fragment_s=2, start=0), session=kvs.session(),
               timecode_type="RELATIVE", producer_start_timestamp=time.time() + 3000)
     stream = backend_for("123456789012", "us-east-1").streams["cam"]
     assert stream.keys.data_keys_made == 1
     kvs.advance_clock(2 * 60)
-    put_media("cam", media=sample_mkv(duration_s=2, fragment_s=2), session=kvs.session(),
+    put_media("cam", media=sample_mkv(duration_s=2, fragment_s=2, start=0), session=kvs.session(),
               timecode_type="RELATIVE", producer_start_timestamp=time.time() + 6000)
     assert stream.keys.data_keys_made == 2
     keys = {id(f.payload.data_key) for f in stream.store.snapshot()}

@@ -12,7 +12,7 @@ from freezegun import freeze_time
 from kvsmock import mock_kinesisvideo, put_media, read_fragments, sample_mkv
 from kvsmock.api.moto_glue import backend_for
 
-MEDIA = sample_mkv(duration_s=4, fragment_s=2)
+MEDIA = sample_mkv(duration_s=4, fragment_s=2, start=0)  # RELATIVE timecodes
 HOUR = 3600
 
 
