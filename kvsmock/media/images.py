@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 from fractions import Fraction
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
     from av import VideoFrame
@@ -28,12 +28,22 @@ class ImageMediaError(ValueError):
     """The media holds no decodable video where an image was asked for."""
 
 
-def frames_at(mkv: bytes, times: Sequence[Fraction | float], video_index: int = 0) -> list["VideoFrame"]:
+def frames_at(
+    mkv: bytes,
+    times: Sequence[Fraction | float],
+    video_index: int = 0,
+    keep: Callable[["VideoFrame"], Any] | None = None,
+) -> list[Any]:
     """Decode the video track of ``mkv`` once; for each of ``times`` (seconds on the MKV's
     own timeline; pass Fractions for exact comparisons) the last frame presented at or before it.
 
     An instant before the first decoded frame gets the first frame. Decoding
-    stops at the first frame after the last instant.
+    stops at the first frame after the last instant. With ``keep``, each
+    chosen frame is passed to it once, while the decoder is still open, and
+    the list holds what it returned (an encoded image, say): nothing made
+    from a frame outlives the decoder unconverted. Decoding runs without
+    frame threading, whose worker threads may still hold frames when the
+    loop stops early (a GetImages once hung on that).
     """
     import av
 
@@ -41,12 +51,22 @@ def frames_at(mkv: bytes, times: Sequence[Fraction | float], video_index: int = 
         return []
     order = sorted(range(len(times)), key=lambda i: times[i])
     result: list = [None] * len(times)
+    kept: dict[int, tuple[Any, Any]] = {}  # id(frame) -> (frame, what keep made of it)
+
+    def chosen(frame: "VideoFrame") -> Any:
+        if keep is None:
+            return frame
+        held = kept.get(id(frame))
+        if held is None:
+            held = kept[id(frame)] = (frame, keep(frame))
+        return held[1]
+
     try:
         with av.open(io.BytesIO(mkv), format="matroska") as container:
             if video_index >= len(container.streams) or container.streams[video_index].type != "video":
                 raise ImageMediaError("The media has no video track to take an image from.")
             stream = container.streams[video_index]
-            stream.thread_type = "AUTO"
+            stream.thread_type = "SLICE"
             previous = None
             k = 0
             for frame in container.decode(stream):
@@ -54,7 +74,7 @@ def frames_at(mkv: bytes, times: Sequence[Fraction | float], video_index: int = 
                     continue
                 t = frame.pts * frame.time_base  # exact (a Fraction)
                 while k < len(order) and times[order[k]] < t:
-                    result[order[k]] = previous if previous is not None else frame
+                    result[order[k]] = chosen(previous if previous is not None else frame)
                     k += 1
                 previous = frame
                 if k == len(order):
@@ -62,7 +82,7 @@ def frames_at(mkv: bytes, times: Sequence[Fraction | float], video_index: int = 
             if previous is None:
                 raise ImageMediaError("No video frame could be decoded.")
             for i in order[k:]:
-                result[i] = previous
+                result[i] = chosen(previous)
     except av.error.FFmpegError as err:
         raise ImageMediaError(f"The media could not be decoded: {err}") from None
     return result

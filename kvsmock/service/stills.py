@@ -57,7 +57,8 @@ def fragment_stills(
     # Instants on the fragment's own MKV timeline: its Cluster Timecode plus the offset into it.
     targets = [timecode * scale + Fraction(t - start_ms, 1000) for t in times_ms]
     try:
-        frames = frames_at(mkv_header(fragment.header) + cluster, targets, index)
-        return [encoder.encode(frame, width, height) for frame in frames]
+        return frames_at(
+            mkv_header(fragment.header) + cluster, targets, index, keep=lambda frame: encoder.encode(frame, width, height)
+        )
     except ImageMediaError:
         return [None] * len(times_ms)
