@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         # werkzeug sets its own logger to INFO (a line per request) unless told otherwise;
         # --log-level governs it too.
         logging.getLogger("werkzeug").setLevel(args.log_level.upper())
-        from .api.media import SETTINGS
+        from .api.get_media import SETTINGS
         from .server.run import serve
 
         if args.get_media_idle_timeout is not None:

@@ -8,7 +8,7 @@ from ..errors import InvalidArgumentException, ResourceNotFoundException
 from ..service.backend import KinesisVideoService
 from ..service.pagination import paginate
 from .dispatch import HANDLERS
-from .media import StoppedByError, media_chunks
+from .get_media import StoppedByError, media_chunks
 from .request import ApiRequest, ApiResponse
 
 DEFAULT_LIST_FRAGMENTS = 1000

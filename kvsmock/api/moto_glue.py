@@ -47,7 +47,8 @@ from . import archived_media as _archived_media  # noqa: F401  (registers ListFr
 from . import streaming as _streaming  # noqa: F401  (registers the HLS/DASH session URLs and their resources)
 from . import signaling as _signaling  # noqa: F401  (registers GetIceServerConfig, SendAlexaOfferToMaster, JoinStorageSession*)
 from . import clip_images as _clip_images  # noqa: F401  (registers GetClip, GetImages)
-from . import media as _media  # noqa: F401  (registers PutMedia and GetMedia)
+from . import get_media as _get_media  # noqa: F401  (registers GetMedia)
+from . import put_media as _put_media  # noqa: F401  (registers PutMedia)
 from .dispatch import handle
 from .request import ApiRequest, ApiResponse, headers_from
 
@@ -65,6 +66,11 @@ class KinesisVideoBackend(BaseBackend, KinesisVideoService):
     def __init__(self, region_name: str, account_id: str):
         BaseBackend.__init__(self, region_name, account_id)
         KinesisVideoService.__init__(self, region_name, account_id)
+
+    def reset(self) -> None:
+        """moto's reset: end what still works on the old state, then start afresh."""
+        self.retire()
+        super().reset()
 
     @property
     def urls(self) -> dict[str, Any]:  # type: ignore[override]

@@ -75,6 +75,17 @@ class KinesisVideoService:
             report["AccountId"], report["Region"] = self.account_id, self.region_name
         return streams, channels
 
+    def retire(self) -> None:
+        """This state is being thrown away (moto's reset): every stream is gone, so uploads
+        in progress end with STREAM_NOT_ACTIVE and live readers end, instead of feeding
+        streams nothing can reach any more."""
+        with self.lock:
+            streams = list(self.streams.values())
+            for stream in streams:
+                stream.status = "DELETING"
+        for stream in streams:
+            stream.store.clear()
+
     def expire_media(self) -> int:
         """Drop every fragment whose retention has ended (the server's sweep); returns how many."""
         with self.lock:

@@ -13,9 +13,10 @@ no more data. Fragments acknowledged before an ERROR stay stored.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 from .. import clock
 from ..errors import KmsKeyError
@@ -26,6 +27,8 @@ from .fragments import MediaHeader, StoredFragment
 from .streams import Stream
 
 MAX_CONNECTION_SECONDS = 45 * 60
+
+log = logging.getLogger("kvsmock")
 
 
 @dataclass
@@ -70,25 +73,39 @@ class PutMediaSession:
 
     # ---------------------------------------------------------------- API
     def feed(self, data: bytes) -> list[dict[str, Any]]:
+        """The ACKs that ``data`` (the next bytes of the body) completes."""
         if self.ended or not data:
             return []
         if clock.now() - self.started_at > MAX_CONNECTION_SECONDS:
             return self._error(
                 int(ErrorId.MAX_CONNECTION_DURATION_REACHED), ErrorId.MAX_CONNECTION_DURATION_REACHED.name
             )
-        return self._apply(self.fragmenter.feed(data))
+        acks: list[dict[str, Any]] = []
+        self._guarded(lambda: self._apply(self.fragmenter.feed(data), acks), acks)
+        return acks
 
     def close(self) -> list[dict[str, Any]]:
+        """The body has ended: the ACKs of what it completes."""
         if self.ended:
             return []
-        acks = self._apply(self.fragmenter.close())
+        acks: list[dict[str, Any]] = []
+        self._guarded(lambda: self._apply(self.fragmenter.close(), acks), acks)
         self.ended = True
         self._deliver()
         return acks
 
     # ----------------------------------------------------------- internals
-    def _apply(self, events) -> list[dict[str, Any]]:
-        acks: list[dict[str, Any]] = []
+    def _guarded(self, work: Callable[[], None], acks: list[dict[str, Any]]) -> None:
+        """Run ``work``; a fault inside kvsmock is logged with its traceback and ends the
+        upload with INTERNAL_ERROR, after the ACKs of what was already stored."""
+        try:
+            work()
+        except Exception:
+            log.exception("kvsmock failed while ingesting a PutMedia upload into %s", self.stream.arn)
+            if not self.ended:
+                acks.append(self.internal_error())
+
+    def _apply(self, events, acks: list[dict[str, Any]]) -> None:
         for event in events:
             if self.ended:
                 break
@@ -106,7 +123,6 @@ class PutMediaSession:
                     self._deliver()
             elif isinstance(event, MediaError):
                 acks += self._error(event.code, event.name, event.timecode)
-        return acks
 
     def _stream_gone(self) -> bool:
         return self.stream.status != "ACTIVE"
@@ -144,7 +160,7 @@ class PutMediaSession:
         if self._stream_gone():
             return self._error(int(ErrorId.STREAM_NOT_ACTIVE), ErrorId.STREAM_NOT_ACTIVE.name, fragment.timecode, current.number)
         producer_ts = self._producer_timestamp(fragment.timecode)
-        if producer_ts < 0:
+        if not 0 <= producer_ts <= Decimal(clock.LATEST):  # a time no client could read back
             return self._error(
                 int(ErrorId.INVALID_PRODUCER_TIMESTAMP), ErrorId.INVALID_PRODUCER_TIMESTAMP.name, fragment.timecode, current.number
             )
@@ -191,6 +207,10 @@ class PutMediaSession:
     def read_error(self) -> dict[str, Any]:
         """The ERROR event for a body that could not be read (client gone, broken chunking)."""
         return self._error(int(ErrorId.STREAM_READ_ERROR), ErrorId.STREAM_READ_ERROR.name)[0]
+
+    def internal_error(self) -> dict[str, Any]:
+        """The ERROR event for a fault inside kvsmock (the service's INTERNAL_ERROR)."""
+        return self._error(int(ErrorId.INTERNAL_ERROR), ErrorId.INTERNAL_ERROR.name)[0]
 
     def idle(self) -> dict[str, Any]:
         """The IDLE event sent while the connection is quiet."""

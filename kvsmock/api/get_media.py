@@ -1,8 +1,7 @@
-"""The live media endpoints: PutMedia (ACK event stream) and GetMedia (MKV chunks).
+"""GetMedia: the stream's fragments as MKV chunks, from a start selector on.
 
-In the server both stream for real: PutMedia answers ACKs while the upload is
-still arriving, and a GetMedia that has caught up waits for new fragments.
-In-process a call returns what is available when it is made.
+In the server it streams for real: a GetMedia that has caught up waits for
+new fragments. In-process a call returns what is stored when it is made.
 
 When a live GetMedia ends
     It keeps tailing while a PutMedia connection is open on the stream (a
@@ -17,26 +16,17 @@ When a live GetMedia ends
 
 from __future__ import annotations
 
-import json
-import queue
-import threading
 import time
-from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterator
 
 from .. import clock
-from ..errors import (
-    ConnectionLimitExceededException,
-    InvalidArgumentException,
-    KmsKeyError,
-    ResourceNotFoundException,
-)
+from ..errors import InvalidArgumentException, KmsKeyError, ResourceNotFoundException
 from ..media import chunk_pieces, error_chunk_pieces
 from ..service.backend import KinesisVideoService
+from ..service.connections import GET_MEDIA, LIMITS, claim_connection
 from ..service.fragments import StoredFragment, index_at_timestamp, millis_behind_now
-from ..service.put_media import PutMediaSession
 from ..service.streams import Stream
-from .dispatch import HANDLERS, RAW_ROUTES, BackendLookup
+from .dispatch import HANDLERS
 from .request import ApiRequest, ApiResponse
 
 #: Server settings, set by the server at start-up.
@@ -44,130 +34,11 @@ SETTINGS = {
     # Seconds a caught-up GetMedia waits, while no PutMedia connection is open on the stream,
     # before it ends (None: it waits up to the session limit).
     "get_media_idle_timeout": 3.0,
-    # The longest a GetMedia or PutMedia connection may stay open.
+    # The longest a GetMedia connection may stay open.
     "session_limit_seconds": 45 * 60,
-    # Seconds between IDLE ACKs while a PutMedia connection is quiet.
-    "put_media_idle_interval": 2.0,
-    # Seconds without data after which the service closes a PutMedia request.
-    "put_media_idle_close": 30.0,
 }
-MAX_GET_MEDIA_CONNECTIONS = 3
 #: Seconds between checks, while a GetMedia waits for fragments, that its client is still connected.
 CLIENT_CHECK_SECONDS = 0.5
-
-
-def _claim_connection(backend: KinesisVideoService, stream: Stream, counter: str, limit: int, refusal: str) -> Callable[[], None]:
-    """Count one more open connection of a kind on ``stream`` (or refuse it); returns its release."""
-    with backend.lock:
-        if getattr(stream, counter) >= limit:
-            raise ConnectionLimitExceededException(refusal)
-        setattr(stream, counter, getattr(stream, counter) + 1)
-
-    def release() -> None:
-        with backend.lock:
-            setattr(stream, counter, getattr(stream, counter) - 1)
-
-    return release
-
-
-# ------------------------------------------------------------------ PutMedia
-def _put_media_target(req: ApiRequest) -> dict[str, str]:
-    name = req.headers.get("x-amzn-stream-name")
-    arn = req.headers.get("x-amzn-stream-arn")
-    if bool(name) == bool(arn):
-        raise InvalidArgumentException("Send exactly one of the x-amzn-stream-name and x-amzn-stream-arn headers.")
-    return {"StreamName": name} if name else {"StreamARN": arn}
-
-
-def _timecode_settings(req: ApiRequest) -> tuple[str, Decimal]:
-    timecode_type = req.headers.get("x-amzn-fragment-timecode-type", "")
-    if timecode_type not in ("ABSOLUTE", "RELATIVE"):
-        raise InvalidArgumentException(
-            "The x-amzn-fragment-timecode-type header must be ABSOLUTE or RELATIVE."
-        )
-    raw = req.headers.get("x-amzn-producer-start-timestamp", "0") or "0"
-    try:
-        start = Decimal(raw)
-        if not start.is_finite() or start < 0:
-            raise InvalidOperation
-    except InvalidOperation:
-        raise InvalidArgumentException(
-            f"The x-amzn-producer-start-timestamp header '{raw}' is not epoch seconds."
-        ) from None
-    return timecode_type, start
-
-
-def _ack_line(event: dict[str, Any]) -> bytes:
-    return json.dumps(event, separators=(",", ":")).encode() + b"\n"
-
-
-def put_media(backend_for: BackendLookup, req: ApiRequest) -> ApiResponse:
-    if req.method != "POST":
-        raise InvalidArgumentException("PutMedia takes POST.")
-    target = _put_media_target(req)
-    timecode_type, start = _timecode_settings(req)
-    backend = backend_for(req.account_id, req.region)
-    stream = backend.find_stream(target)
-    if stream.status != "ACTIVE":
-        raise ResourceNotFoundException("The requested stream is not found or not active.")
-    release_slot = _claim_connection(
-        backend, stream, "put_media_connections", 1,
-        f"The stream {stream.name} already has a PutMedia connection; only one is allowed.",
-    )
-
-    def release() -> None:
-        release_slot()
-        stream.store.wake_all()  # caught-up GetMedia readers start their idle time now
-
-    session = PutMediaSession(stream, timecode_type, start)
-    headers = {"Content-Type": "application/json", "x-amzn-RequestId": req.request_id}
-    if not req.streaming:
-        try:
-            acks = []
-            for piece in req.iter_body():
-                acks += session.feed(piece)
-            acks += session.close()
-        finally:
-            release()
-        return ApiResponse(200, headers, b"".join(_ack_line(a) for a in acks))
-    return ApiResponse(200, headers, _streamed_acks(session, req), on_close=release)
-
-
-def _streamed_acks(session: PutMediaSession, req: ApiRequest) -> Iterator[bytes]:
-    """ACK lines sent while the body is still being read (server mode)."""
-    events: queue.Queue = queue.Queue()
-    last_data = [clock.now()]
-
-    def read_body() -> None:
-        try:
-            for piece in req.iter_body():
-                last_data[0] = clock.now()
-                for event in session.feed(piece):
-                    events.put(event)
-                if session.ended:
-                    break
-            for event in session.close():
-                events.put(event)
-        except Exception:  # the client went away or sent a broken chunked body
-            if not session.ended:
-                session.ended = True
-                events.put(session.read_error())
-        finally:
-            events.put(None)
-
-    threading.Thread(target=read_body, name="kvsmock-putmedia", daemon=True).start()
-    yield b""  # send the 200 and headers at once, as the service does
-    while True:
-        try:
-            event = events.get(timeout=SETTINGS["put_media_idle_interval"])
-        except queue.Empty:
-            if clock.now() - last_data[0] >= SETTINGS["put_media_idle_close"]:
-                return
-            yield _ack_line(session.idle())
-            continue
-        if event is None:
-            return
-        yield _ack_line(event)
 
 
 # ------------------------------------------------------------------ GetMedia
@@ -246,12 +117,11 @@ def get_media(backend: KinesisVideoService, req: ApiRequest, params: dict[str, A
         except StoppedByError:
             pass
         return ApiResponse(200, headers, b"".join(pieces))
-    release = _claim_connection(
-        backend, stream, "get_media_connections", MAX_GET_MEDIA_CONNECTIONS,
-        f"The stream {stream.name} already has {MAX_GET_MEDIA_CONNECTIONS} GetMedia connections.",
+    claim = claim_connection(
+        stream, GET_MEDIA, backend.lock,
+        f"The stream {stream.name} already has {LIMITS[GET_MEDIA]} GetMedia connections.",
     )
-
-    return ApiResponse(200, headers, _tail(stream, after, req.client_gone), on_close=release)
+    return ApiResponse(200, headers, _tail(stream, after, req.client_gone), on_close=claim.let_go)
 
 
 def _tail(stream: Stream, after: str, client_gone: Callable[[], bool] | None = None) -> Iterator[bytes]:
@@ -303,5 +173,4 @@ def _tail(stream: Stream, after: str, client_gone: Callable[[], bool] | None = N
             idle_since = time.monotonic()  # connected until about now
 
 
-RAW_ROUTES["/putMedia"] = put_media
 HANDLERS["GetMedia"] = get_media
