@@ -11,12 +11,25 @@ from .media.fragmenter import ErrorId  # PutMedia ErrorIds; their names are the 
 
 
 class KvsError(Exception):
-    """An error the real service would answer with."""
+    """An error the real service would answer with.
+
+    A subclass is named after the service's error type and gives its HTTP
+    status: ``class ResourceNotFoundException(KvsError, status=404)``.
+    """
 
     error_type = "InternalFailure"
     status = 500
     #: Some signaling / webrtc-storage shapes spell their member ``message``.
     lowercase_message = False
+
+    def __init_subclass__(cls, status: int | None = None, lowercase_message: bool | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "error_type" not in cls.__dict__:
+            cls.error_type = cls.__name__
+        if status is not None:
+            cls.status = status
+        if lowercase_message is not None:
+            cls.lowercase_message = lowercase_message
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -27,38 +40,105 @@ class KvsError(Exception):
         return {key: self.message}
 
 
-def _error(name: str, status: int, lowercase: bool = False) -> type[KvsError]:
-    cls = type(name, (KvsError,), {"error_type": name, "status": status, "lowercase_message": lowercase})
-    cls.__doc__ = f"The service's {name} (HTTP {status})."
-    return cls
+class InvalidArgumentException(KvsError, status=400):
+    """The service's InvalidArgumentException (HTTP 400)."""
 
 
-InvalidArgumentException = _error("InvalidArgumentException", 400)
-ClientLimitExceededException = _error("ClientLimitExceededException", 400)
-ConnectionLimitExceededException = _error("ConnectionLimitExceededException", 400)
-InvalidEndpointException = _error("InvalidEndpointException", 400)
-ResourceInUseException = _error("ResourceInUseException", 400)
-VersionMismatchException = _error("VersionMismatchException", 400)
-AccountStreamLimitExceededException = _error("AccountStreamLimitExceededException", 400)
-AccountChannelLimitExceededException = _error("AccountChannelLimitExceededException", 400)
-DeviceStreamLimitExceededException = _error("DeviceStreamLimitExceededException", 400)
-InvalidDeviceException = _error("InvalidDeviceException", 400)
-InvalidResourceFormatException = _error("InvalidResourceFormatException", 400)
-TagsPerResourceExceededLimitException = _error("TagsPerResourceExceededLimitException", 400)
-NoDataRetentionException = _error("NoDataRetentionException", 400)
-UnsupportedStreamMediaTypeException = _error("UnsupportedStreamMediaTypeException", 400)
-MissingCodecPrivateDataException = _error("MissingCodecPrivateDataException", 400)
-InvalidCodecPrivateDataException = _error("InvalidCodecPrivateDataException", 400)
-InvalidMediaFrameException = _error("InvalidMediaFrameException", 400)
-InvalidClientException = _error("InvalidClientException", 400, lowercase=True)
-SessionExpiredException = _error("SessionExpiredException", 400, lowercase=True)
-NotAuthorizedException = _error("NotAuthorizedException", 401)
-AccessDeniedException = _error("AccessDeniedException", 401)
-ResourceNotFoundException = _error("ResourceNotFoundException", 404)
-StreamEdgeConfigurationNotFoundException = _error("StreamEdgeConfigurationNotFoundException", 404)
+class ClientLimitExceededException(KvsError, status=400):
+    """The service's ClientLimitExceededException (HTTP 400)."""
+
+
+class ConnectionLimitExceededException(KvsError, status=400):
+    """The service's ConnectionLimitExceededException (HTTP 400)."""
+
+
+class InvalidEndpointException(KvsError, status=400):
+    """The service's InvalidEndpointException (HTTP 400)."""
+
+
+class ResourceInUseException(KvsError, status=400):
+    """The service's ResourceInUseException (HTTP 400)."""
+
+
+class VersionMismatchException(KvsError, status=400):
+    """The service's VersionMismatchException (HTTP 400)."""
+
+
+class AccountStreamLimitExceededException(KvsError, status=400):
+    """The service's AccountStreamLimitExceededException (HTTP 400)."""
+
+
+class AccountChannelLimitExceededException(KvsError, status=400):
+    """The service's AccountChannelLimitExceededException (HTTP 400)."""
+
+
+class DeviceStreamLimitExceededException(KvsError, status=400):
+    """The service's DeviceStreamLimitExceededException (HTTP 400)."""
+
+
+class InvalidDeviceException(KvsError, status=400):
+    """The service's InvalidDeviceException (HTTP 400)."""
+
+
+class InvalidResourceFormatException(KvsError, status=400):
+    """The service's InvalidResourceFormatException (HTTP 400)."""
+
+
+class TagsPerResourceExceededLimitException(KvsError, status=400):
+    """The service's TagsPerResourceExceededLimitException (HTTP 400)."""
+
+
+class NoDataRetentionException(KvsError, status=400):
+    """The service's NoDataRetentionException (HTTP 400)."""
+
+
+class UnsupportedStreamMediaTypeException(KvsError, status=400):
+    """The service's UnsupportedStreamMediaTypeException (HTTP 400)."""
+
+
+class MissingCodecPrivateDataException(KvsError, status=400):
+    """The service's MissingCodecPrivateDataException (HTTP 400)."""
+
+
+class InvalidCodecPrivateDataException(KvsError, status=400):
+    """The service's InvalidCodecPrivateDataException (HTTP 400)."""
+
+
+class InvalidMediaFrameException(KvsError, status=400):
+    """The service's InvalidMediaFrameException (HTTP 400)."""
+
+
+class InvalidClientException(KvsError, status=400, lowercase_message=True):
+    """The service's InvalidClientException (HTTP 400)."""
+
+
+class SessionExpiredException(KvsError, status=400, lowercase_message=True):
+    """The service's SessionExpiredException (HTTP 400)."""
+
+
+class NotAuthorizedException(KvsError, status=401):
+    """The service's NotAuthorizedException (HTTP 401)."""
+
+
+class AccessDeniedException(KvsError, status=401):
+    """The service's AccessDeniedException (HTTP 401)."""
+
+
+class ResourceNotFoundException(KvsError, status=404):
+    """The service's ResourceNotFoundException (HTTP 404)."""
+
+
+class StreamEdgeConfigurationNotFoundException(KvsError, status=404):
+    """The service's StreamEdgeConfigurationNotFoundException (HTTP 404)."""
+
+
 # Generic AWS protocol errors.
-UnknownOperationException = _error("UnknownOperationException", 404)
-SerializationException = _error("SerializationException", 400)
+class UnknownOperationException(KvsError, status=404):
+    """The service's UnknownOperationException (HTTP 404)."""
+
+
+class SerializationException(KvsError, status=400):
+    """The service's SerializationException (HTTP 400)."""
 
 
 class WebRtcStorageAccessDenied(KvsError):
@@ -76,11 +156,8 @@ class SignalingAccessDenied(KvsError):
     status = 403
 
 
-class InvalidSignatureException(KvsError):
+class InvalidSignatureException(KvsError, status=403):
     """A SigV4 credential scope AWS refuses, such as a region that does not exist (403)."""
-
-    error_type = "InvalidSignatureException"
-    status = 403
 
 
 class NotImplementedByKvsmock(KvsError):
@@ -90,11 +167,8 @@ class NotImplementedByKvsmock(KvsError):
     status = 501
 
 
-class InternalFailure(KvsError):
+class InternalFailure(KvsError, status=500):
     """A fault inside kvsmock itself; answered without a traceback."""
-
-    error_type = "InternalFailure"
-    status = 500
 
 
 class KmsKeyError(KvsError):
