@@ -7,7 +7,6 @@ from typing import Any
 from ..errors import InvalidArgumentException, ResourceNotFoundException
 from ..service.backend import KinesisVideoService
 from ..service.pagination import paginate
-from .dispatch import HANDLERS
 from .get_media import StoppedByError, media_chunks
 from .request import ApiRequest, ApiResponse
 
@@ -56,5 +55,3 @@ def get_media_for_fragment_list(
     return ApiResponse(200, headers, pieces() if req.streaming else b"".join(pieces()))
 
 
-HANDLERS["ListFragments"] = list_fragments
-HANDLERS["GetMediaForFragmentList"] = get_media_for_fragment_list

@@ -47,7 +47,6 @@ from ..service.backend import KinesisVideoService
 from ..service.fragments import StoredFragment
 from ..service.pagination import decode_token, encode_token
 from ..service.streams import Stream
-from .dispatch import HANDLERS
 from .request import ApiRequest, ApiResponse
 
 # GetClip
@@ -272,5 +271,3 @@ def get_images(backend: KinesisVideoService, req: ApiRequest, params: dict[str, 
     return out
 
 
-HANDLERS["GetClip"] = get_clip
-HANDLERS["GetImages"] = get_images

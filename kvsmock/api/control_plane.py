@@ -1,7 +1,8 @@
 """The kinesisvideo control plane: 32 operations on one backend.
 
-Most operations are the backend method of the same name; the two that hand
-out endpoint URLs are shaped here, since URLs depend on how the request came.
+Most operations are the backend method of the same name (see
+:mod:`kvsmock.api.routes`); the two that hand out endpoint URLs are shaped
+here, since URLs depend on how the request came.
 """
 
 from __future__ import annotations
@@ -32,9 +33,3 @@ def get_signaling_channel_endpoint(
         ]
     }
 
-
-#: Operations whose answer depends on the request itself, not only on the backend.
-SPECIAL = {
-    "GetDataEndpoint": get_data_endpoint,
-    "GetSignalingChannelEndpoint": get_signaling_channel_endpoint,
-}

@@ -1,19 +1,17 @@
 """Routing and response shaping for every KVS endpoint.
 
 Every KVS API is a POST to a fixed path, unique across the five services, so
-a request is routed by its path alone. The table is read from botocore's
-models of the five services. A handler returns a dict (sent as JSON) or an
-:class:`ApiResponse` (for streamed media); a :class:`KvsError` becomes the
-service's error shape.
+a request is routed by its path alone: :data:`ROUTES` (read from botocore's
+models) names the operation, :mod:`kvsmock.api.routes` its handler. A
+handler returns a dict (sent as JSON) or an :class:`ApiResponse` (for
+streamed media); a :class:`KvsError` becomes the service's error shape.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Callable
-
-from botocore import xform_name
+from typing import Any
 
 from ..errors import (
     InternalFailure,
@@ -22,10 +20,9 @@ from ..errors import (
     SerializationException,
     UnknownOperationException,
 )
-from ..service.backend import KinesisVideoService
 from ..service.validation import service_model, validate
-from . import control_plane
-from .request import ApiRequest, ApiResponse
+from .routes import HANDLERS, RAW_ROUTES
+from .request import ApiRequest, ApiResponse, BackendLookup
 
 log = logging.getLogger("kvsmock")
 
@@ -37,9 +34,6 @@ SERVICES = (
     "kinesis-video-webrtc-storage",
 )
 
-BackendLookup = Callable[[str, str], KinesisVideoService]
-Handler = Callable[[KinesisVideoService, ApiRequest, dict], "dict | ApiResponse"]
-
 
 def _route_table() -> dict[str, tuple[str, str]]:
     table: dict[str, tuple[str, str]] = {}
@@ -50,12 +44,8 @@ def _route_table() -> dict[str, tuple[str, str]]:
     return table
 
 
+#: Path -> (service, operation), from botocore's models of the five services.
 ROUTES = _route_table()
-
-#: Handlers beyond the control plane, registered by the modules that own them.
-HANDLERS: dict[str, Handler] = dict(control_plane.SPECIAL)
-#: Paths outside the botocore models (PutMedia, HLS/DASH resources): path -> handler.
-RAW_ROUTES: dict[str, Callable[[BackendLookup, ApiRequest], ApiResponse]] = {}
 
 
 def is_kvs_path(path: str) -> bool:
@@ -118,17 +108,12 @@ def handle(req: ApiRequest, backend_for: BackendLookup) -> ApiResponse:
         service, operation = route
         params = parse_json_body(req)
         validate(service, operation, params)
-        backend = backend_for(req.account_id, req.region)
         handler = HANDLERS.get(operation)
-        if handler is not None:
-            result = handler(backend, req, params)
-        else:
-            method = getattr(backend, xform_name(operation), None)
-            if method is None:
-                raise NotImplementedByKvsmock(
-                    f"kvsmock does not emulate {operation} yet; the README lists what is emulated."
-                )
-            result = method(params)
+        if handler is None:
+            raise NotImplementedByKvsmock(
+                f"kvsmock does not emulate {operation} yet; the README lists what is emulated."
+            )
+        result = handler(backend_for(req.account_id, req.region), req, params)
         if isinstance(result, ApiResponse):
             result.headers.setdefault("x-amzn-RequestId", req.request_id)
             return result

@@ -26,7 +26,6 @@ from ..service.backend import KinesisVideoService
 from ..service.connections import GET_MEDIA, LIMITS, claim_connection
 from ..service.fragments import StoredFragment, index_at_timestamp, millis_behind_now
 from ..service.streams import Stream
-from .dispatch import HANDLERS
 from .request import ApiRequest, ApiResponse
 
 #: Server settings, set by the server at start-up.
@@ -172,5 +171,3 @@ def _tail(stream: Stream, after: str, client_gone: Callable[[], bool] | None = N
         if producers:
             idle_since = time.monotonic()  # connected until about now
 
-
-HANDLERS["GetMedia"] = get_media

@@ -43,12 +43,6 @@ from ..errors import KmsKeyError, KvsError
 from ..service import deliveries, encryption
 from ..service.backend import KinesisVideoService
 from ..service.identifiers import check_region
-from . import archived_media as _archived_media  # noqa: F401  (registers ListFragments, GetMediaForFragmentList)
-from . import streaming as _streaming  # noqa: F401  (registers the HLS/DASH session URLs and their resources)
-from . import signaling as _signaling  # noqa: F401  (registers GetIceServerConfig, SendAlexaOfferToMaster, JoinStorageSession*)
-from . import clip_images as _clip_images  # noqa: F401  (registers GetClip, GetImages)
-from . import get_media as _get_media  # noqa: F401  (registers GetMedia)
-from . import put_media as _put_media  # noqa: F401  (registers PutMedia)
 from .dispatch import handle
 from .request import ApiRequest, ApiResponse, headers_from
 

@@ -27,8 +27,7 @@ from .. import clock
 from ..errors import InvalidArgumentException, ResourceNotFoundException
 from ..service.connections import PUT_MEDIA, ConnectionClaim, claim_connection
 from ..service.put_media import PutMediaSession
-from .dispatch import RAW_ROUTES, BackendLookup
-from .request import ApiRequest, ApiResponse
+from .request import ApiRequest, ApiResponse, BackendLookup
 
 log = logging.getLogger("kvsmock")
 
@@ -161,5 +160,3 @@ def _streamed_acks(session: PutMediaSession, req: ApiRequest, claim: ConnectionC
         closing.set()
         claim.let_go()
 
-
-RAW_ROUTES["/putMedia"] = put_media

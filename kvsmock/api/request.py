@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import parse_qs, urlsplit
 
 from werkzeug.datastructures import Headers
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..service.backend import KinesisVideoService
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 _HOST_REGION = re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com")
@@ -115,3 +118,11 @@ def headers_from(mapping: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Head
     for k, v in items:
         out.add(k, v.decode("latin-1") if isinstance(v, bytes) else str(v))
     return out
+
+
+#: The backend of an (account, region).
+BackendLookup = Callable[[str, str], "KinesisVideoService"]
+#: Answers one modelled operation: (backend, request, params) -> a JSON dict or a response.
+Handler = Callable[["KinesisVideoService", ApiRequest, dict], "dict | ApiResponse"]
+#: Answers a path outside the models (PutMedia, HLS/DASH resources): (backend lookup, request) -> response.
+RawHandler = Callable[[BackendLookup, ApiRequest], ApiResponse]

@@ -33,7 +33,6 @@ from ..service.backend import KinesisVideoService
 from ..service.channels import SignalingChannel
 from ..service.identifiers import parse_arn
 from ..service.signaling import hub_for
-from .dispatch import HANDLERS
 from .endpoints import ice_address
 from .request import ApiRequest, ApiResponse
 
@@ -130,13 +129,3 @@ def join_storage_session_as_viewer(
     channel, stream_arn = _storage_channel(backend, params["channelArn"])
     hub_for(backend).join_storage_session_as_viewer(channel, stream_arn, params["clientId"])
     return _empty_ok()
-
-
-HANDLERS.update(
-    {
-        "GetIceServerConfig": get_ice_server_config,
-        "SendAlexaOfferToMaster": send_alexa_offer_to_master,
-        "JoinStorageSession": join_storage_session,
-        "JoinStorageSessionAsViewer": join_storage_session_as_viewer,
-    }
-)

@@ -54,9 +54,8 @@ from ..service.sessions import (
     token_scope,
 )
 from ..service.streams import Stream
-from .dispatch import HANDLERS, RAW_ROUTES, BackendLookup
 from .endpoints import data_endpoint
-from .request import ApiRequest, ApiResponse
+from .request import ApiRequest, ApiResponse, BackendLookup
 
 HLS_PREFIX = "/hls/v1/"
 DASH_PREFIX = "/dash/v1/"
@@ -353,14 +352,14 @@ def serve_manifest(session: StreamingSession, query: dict[str, str]) -> ApiRespo
     return _ok(MPD, text)
 
 
-HANDLERS["GetHLSStreamingSessionURL"] = get_hls_streaming_session_url
-HANDLERS["GetDASHStreamingSessionURL"] = get_dash_streaming_session_url
-
-RAW_ROUTES[HLS_PREFIX + "getHLSMasterPlaylist.m3u8"] = _route(HLS, "master", serve_master)
-RAW_ROUTES[HLS_PREFIX + "getHLSMediaPlaylist.m3u8"] = _route(HLS, "media_playlist", serve_media_playlist)
-RAW_ROUTES[HLS_PREFIX + "getMP4InitFragment.mp4"] = _route(HLS, "init", serve_init)
-RAW_ROUTES[HLS_PREFIX + "getMP4MediaFragment.mp4"] = _route(HLS, "mp4_media", serve_mp4_media)
-RAW_ROUTES[HLS_PREFIX + "getTSFragment.ts"] = _route(HLS, "ts", serve_ts)
-RAW_ROUTES[DASH_PREFIX + "getDASHManifest.mpd"] = _route(DASH, "manifest", serve_manifest)
-RAW_ROUTES[DASH_PREFIX + "getMP4InitFragment.mp4"] = _route(DASH, "init", serve_init)
-RAW_ROUTES[DASH_PREFIX + "getMP4MediaFragment.mp4"] = _route(DASH, "mp4_media", serve_mp4_media)
+#: The GET resources under a session URL, by path.
+RESOURCES = {
+    HLS_PREFIX + "getHLSMasterPlaylist.m3u8": _route(HLS, "master", serve_master),
+    HLS_PREFIX + "getHLSMediaPlaylist.m3u8": _route(HLS, "media_playlist", serve_media_playlist),
+    HLS_PREFIX + "getMP4InitFragment.mp4": _route(HLS, "init", serve_init),
+    HLS_PREFIX + "getMP4MediaFragment.mp4": _route(HLS, "mp4_media", serve_mp4_media),
+    HLS_PREFIX + "getTSFragment.ts": _route(HLS, "ts", serve_ts),
+    DASH_PREFIX + "getDASHManifest.mpd": _route(DASH, "manifest", serve_manifest),
+    DASH_PREFIX + "getMP4InitFragment.mp4": _route(DASH, "init", serve_init),
+    DASH_PREFIX + "getMP4MediaFragment.mp4": _route(DASH, "mp4_media", serve_mp4_media),
+}
