@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kvsmock.media.mkvwriter import write_mkv
+from kvsmock.media.matroska import write_mkv
 from kvsmock.media.sample import encode_sample, epoch_ms, sample_mkv
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

@@ -1,12 +1,33 @@
-"""The media layer: EBML/Matroska reading and writing, PutMedia fragmenting, GetMedia chunks.
+"""The media layer: EBML/Matroska reading and writing, the PutMedia fragmenter, GetMedia chunks, packaging.
 
 It knows nothing of AWS or HTTP; it works on bytes and yields bytes or typed
 events. Parsers are sans-I/O (feed bytes, pull events), like h11.
+
+* :mod:`.ebml` - the byte level: element IDs, VINTs, reading and writing
+  elements, block headers, the incremental :mod:`.ebml.walker`;
+* :mod:`.matroska` - tracks, the Segment header, KVS tags, Clusters, the MKV writer;
+* :mod:`.put_media` - the fragmenter (PutMedia bodies into fragments) and its events;
+* :mod:`.get_media` - GetMedia chunks and the consumer-side reader;
+* :mod:`.codecs` - one module per codec (H.264, H.265, AAC, G.711);
+* :mod:`.clip` - GetClip's track rules and MKV-to-MP4 remux; :mod:`.mp4` - MP4 boxes, faststart;
+* :mod:`.segments` and :mod:`.playlists` - HLS/DASH segments and their playlists;
+* :mod:`.images` - GetImages' decoding and encoding; :mod:`.sample` - sample media made with PyAV.
 """
 
-from .chunks import chunk_pieces, error_chunk_pieces, format_timestamp, fragment_chunk_pieces
-from .ebml import EBMLError, kvs_tags
-from .fragmenter import (
+from .ebml.errors import EBMLError
+from .ebml.writing import kvs_tags
+from .get_media import (
+    Frame,
+    FragmentReader,
+    ReadFragment,
+    chunk_pieces,
+    error_chunk_pieces,
+    format_timestamp,
+    fragment_chunk_pieces,
+    read_fragments,
+)
+from .matroska.tracks import TrackInfo
+from .put_media import (
     ErrorId,
     Fragment,
     FragmentComplete,
@@ -16,8 +37,6 @@ from .fragmenter import (
     HeaderParsed,
     MediaError,
 )
-from .matroska import TrackInfo
-from .reader import Frame, FragmentReader, ReadFragment, read_fragments
 
 __all__ = [
     "EBMLError",

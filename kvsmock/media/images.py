@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import io
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 
 if TYPE_CHECKING:  # pragma: no cover
     from av import VideoFrame
+    from av.video.stream import VideoStream
 
 __all__ = ["ImageEncoder", "ImageMediaError", "frames_at", "jpeg_qscale", "output_size"]
 
@@ -62,15 +63,15 @@ def frames_at(
         return held[1]
 
     try:
-        with av.open(io.BytesIO(mkv), format="matroska") as container:
+        with av.open(io.BytesIO(mkv), "r", format="matroska") as container:
             if video_index >= len(container.streams) or container.streams[video_index].type != "video":
                 raise ImageMediaError("The media has no video track to take an image from.")
-            stream = container.streams[video_index]
-            stream.thread_type = "SLICE"
+            stream = cast("VideoStream", container.streams[video_index])
+            stream.thread_type = av.codec.context.ThreadType.SLICE
             previous = None
             k = 0
             for frame in container.decode(stream):
-                if frame.pts is None:
+                if frame.pts is None or frame.time_base is None:
                     continue
                 t = frame.pts * frame.time_base  # exact (a Fraction)
                 while k < len(order) and times[order[k]] < t:

@@ -5,7 +5,7 @@ the frame number drawn as a row of black/white blocks, and a sine tone for
 audio) with a GOP of one fragment, lets FFmpeg's Matroska muxer put the
 packets and codec private data in MKV form (AVCC/HVCC, AudioSpecificConfig),
 reads them back, and writes the final stream with
-:func:`kvsmock.media.mkvwriter.write_mkv`: one Cluster per fragment, each
+:func:`kvsmock.media.matroska.writer.write_mkv`: one Cluster per fragment, each
 opening on a keyframe, as a KVS producer sends it.
 """
 
@@ -16,18 +16,22 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from fractions import Fraction
 from functools import lru_cache
+from typing import TYPE_CHECKING, cast
 
 from .. import clock
-from . import ebml
-from .mkvwriter import Packet, TrackSpec, write_mkv
+from .codecs import CODECS, VIDEO, Codec, aac
+from .ebml import ids
+from .matroska.tracks import TrackInfo
+from .matroska.writer import Packet, write_mkv
+
+if TYPE_CHECKING:  # pragma: no cover
+    from av.audio.stream import AudioStream
+    from av.video.stream import VideoStream
 
 __all__ = ["EncodedMedia", "encode_sample", "epoch_ms", "sample_mkv"]
 
-_CODECS = {
-    # codec argument: (encoder candidates, Matroska CodecID)
-    "h264": (("libx264", "h264"), "V_MPEG4/ISO/AVC"),
-    "h265": (("libx265", "hevc"), "V_MPEGH/ISO/HEVC"),
-}
+#: The video codecs sample media can be made in, by the ``codec`` argument.
+_VIDEO = {codec.name: codec for codec in CODECS if codec.kind == VIDEO and codec.encoders}
 _AUDIO_RATE = 48000
 _AUDIO_FRAME = 1024
 
@@ -36,7 +40,7 @@ _AUDIO_FRAME = 1024
 class EncodedMedia:
     """Encoded sample media: the tracks to declare and the packets, times in ms from 0."""
 
-    tracks: tuple[TrackSpec, ...]
+    tracks: tuple[TrackInfo, ...]
     packets: tuple[Packet, ...]
 
 
@@ -73,20 +77,21 @@ def sample_mkv(
     return write_mkv(media.tracks, media.packets, start_ms=epoch_ms(clock.now() if start is None else start))
 
 
-def _encoder(codec: str) -> tuple[str, str]:
+def _encoder(name: str) -> tuple[str, Codec]:
+    """The PyAV encoder to use for the video codec ``name``, and that codec."""
     import av
 
-    if codec not in _CODECS:
-        raise ValueError(f"codec must be one of {sorted(_CODECS)}, not {codec!r}")
-    candidates, codec_id = _CODECS[codec]
-    for name in candidates:
-        if name in av.codecs_available:
+    if name not in _VIDEO:
+        raise ValueError(f"codec must be one of {sorted(_VIDEO)}, not {name!r}")
+    codec = _VIDEO[name]
+    for encoder in codec.encoders:
+        if encoder in av.codecs_available:
             try:
-                av.codec.Codec(name, "w")
+                av.codec.Codec(encoder, "w")
             except Exception:  # noqa: BLE001 - a decoder-only build
                 continue
-            return name, codec_id
-    raise RuntimeError(f"no {codec} encoder in this PyAV build")
+            return encoder, codec
+    raise RuntimeError(f"no {name} encoder in this PyAV build")
 
 
 def _picture(index: int, width: int, height: int, np):
@@ -112,14 +117,14 @@ def encode_sample(
     import av
     import numpy as np
 
-    encoder, codec_id = _encoder(codec)
+    encoder, video_codec = _encoder(codec)
     frames = max(1, round(duration_s * fps))
     gop = max(1, round(fragment_s * fps))
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="matroska") as output:
-        video = output.add_stream(encoder, rate=fps)
+        video = cast("VideoStream", output.add_stream(encoder, rate=fps))
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0", "bf": "0"}
+        options: dict[str, object] = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0", "bf": "0"}
         if encoder == "libx264":
             options.update({"preset": "veryfast", "crf": "30", "forced-idr": "1"})
         elif encoder == "libx265":
@@ -133,38 +138,38 @@ def encode_sample(
         video.options = options
         sound = None
         if audio:  # every stream must exist before the first packet is muxed
-            sound = output.add_stream("aac", rate=_AUDIO_RATE)
+            sound = cast("AudioStream", output.add_stream(aac.CODEC.encoders[0], rate=_AUDIO_RATE))
             sound.layout = "mono"
         for index in range(frames):
-            frame = av.VideoFrame.from_ndarray(_picture(index, width, height, np), format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, fps)
-            output.mux(video.encode(frame))
+            picture = av.VideoFrame.from_ndarray(_picture(index, width, height, np), format="rgb24")
+            picture.pts, picture.time_base = index, Fraction(1, fps)
+            output.mux(video.encode(picture))
         output.mux(video.encode())
         if sound is not None:
             total = round(duration_s * _AUDIO_RATE)
             for first in range(0, total, _AUDIO_FRAME):
                 t = np.arange(first, first + _AUDIO_FRAME) / _AUDIO_RATE
                 samples = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
-                frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
-                frame.sample_rate, frame.pts, frame.time_base = _AUDIO_RATE, first, Fraction(1, _AUDIO_RATE)
-                output.mux(sound.encode(frame))
+                tone = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+                tone.sample_rate, tone.pts, tone.time_base = _AUDIO_RATE, first, Fraction(1, _AUDIO_RATE)
+                output.mux(sound.encode(tone))
             output.mux(sound.encode())
 
     buffer.seek(0)
     packets: list[Packet] = []
-    tracks: list[TrackSpec] = []
-    with av.open(buffer) as source:
-        numbers = {}
+    tracks: list[TrackInfo] = []
+    with av.open(buffer, "r") as source:
+        numbers: dict[int, int] = {}
         for stream in source.streams:
             number = len(numbers) + 1
             numbers[stream.index] = number
             extradata = bytes(stream.codec_context.extradata or b"") or None
             if stream.type == "video":
                 tracks.append(
-                    TrackSpec(
+                    TrackInfo(
                         number,
-                        codec_id,
-                        ebml.TRACK_TYPE_VIDEO,
+                        video_codec.codec_id,
+                        ids.TRACK_TYPE_VIDEO,
                         extradata,
                         name="video",
                         default_duration=round(1e9 / fps),
@@ -174,10 +179,10 @@ def encode_sample(
                 )
             else:
                 tracks.append(
-                    TrackSpec(
+                    TrackInfo(
                         number,
-                        "A_AAC",
-                        ebml.TRACK_TYPE_AUDIO,
+                        aac.CODEC_ID,
+                        ids.TRACK_TYPE_AUDIO,
                         extradata,
                         name="audio",
                         sampling_rate=float(_AUDIO_RATE),

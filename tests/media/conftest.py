@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from kvsmock.media.sample import encode_sample, sample_mkv
 
-ROOT = Path(__file__).resolve().parents[2]
-# Reference captures of the real service live beside the work tree (never copied into the repo);
-# KVSMOCK_REFERENCE_MEDIA points elsewhere (tests needing them skip when the folder is absent).
-if "KVSMOCK_REFERENCE_MEDIA" in os.environ:
-    REFERENCE = Path(os.environ["KVSMOCK_REFERENCE_MEDIA"])
-else:
-    REFERENCE = next(
-        (p for p in (ROOT.parent / "shared" / "reference-media", Path("/work/shared/reference-media")) if p.is_dir()),
-        ROOT.parent / "shared" / "reference-media",
-    )
-FIXTURES = ROOT / "fixtures"
-
 
 @pytest.fixture
-def reference():
-    """Return a function giving the bytes of a reference capture, skipping when absent."""
+def reference(reference_media):
+    """Return a function giving the bytes of a reference capture, skipping when absent.
 
-    def load(name: str) -> bytes:
-        path = REFERENCE / name
-        if not path.is_file():
-            pytest.skip(f"reference media {name} not available")
-        return path.read_bytes()
-
-    return load
+    The captures are found as ``reference_media`` (tests/conftest.py) finds them:
+    ``$KVSMOCK_REFERENCE_MEDIA``, else ``../shared/reference-media`` beside the clone.
+    """
+    return lambda name: reference_media(name).read_bytes()
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,12 @@ import av
 import pytest
 
 from kvsmock.media import ebml, read_fragments
-from kvsmock.media.chunks import chunk_pieces, error_chunk_pieces, format_timestamp, fragment_chunk_pieces
-from kvsmock.media.fragmenter import FragmentComplete, Fragmenter, HeaderParsed
-from kvsmock.media.mkvwriter import write_mkv
-from kvsmock.media.tags import parse_tags
-from kvsmock.media.walker import EBMLWalker, ElementStart, Kind, Schema
+from kvsmock.media.ebml.walker import EBMLWalker, Kind, Schema
+from kvsmock.media.ebml.walker_events import ElementStart
+from kvsmock.media.get_media.chunks import chunk_pieces, error_chunk_pieces, format_timestamp, fragment_chunk_pieces
+from kvsmock.media.matroska import write_mkv
+from kvsmock.media.matroska.tags import parse_tags
+from kvsmock.media.put_media import FragmentComplete, Fragmenter, HeaderParsed
 
 START_MS = 1_700_000_000_000
 
@@ -46,7 +47,7 @@ def chunks_for(header, fragments, *, trailing=True) -> list[bytes]:
 
 def top_level(data: bytes) -> list[tuple[int, int]]:
     """(depth, id) of the EBML headers, Segments and Segment children, in order."""
-    from kvsmock.media.fragmenter import SCHEMA
+    from kvsmock.media.matroska.schema import BLOCK_HEADERS as SCHEMA
 
     walker = EBMLWalker(SCHEMA)
     walker.feed(data)

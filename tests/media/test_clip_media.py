@@ -9,25 +9,21 @@ import numpy as np
 import pytest
 
 from kvsmock.media import ebml
-from kvsmock.media.clip import (
-    ClipSource,
+from kvsmock.media.clip import ClipSource, check_clip_tracks, mkv_to_mp4
+from kvsmock.media.codecs import (
     InvalidCodecPrivateData,
     InvalidMediaFrame,
     MissingCodecPrivateData,
     UnsupportedMediaType,
     check_aac_config,
-    check_clip_tracks,
     check_nal_frame,
     check_wave_format,
-    cluster_timecode,
-    faststart,
-    mkv_to_mp4,
     parse_avc_config,
     parse_hevc_config,
 )
 from kvsmock.media.images import ImageEncoder, frames_at, jpeg_qscale, output_size
-from kvsmock.media.matroska import TrackInfo
-from kvsmock.media.mkvwriter import cluster_element, header_elements, split_fragments
+from kvsmock.media.matroska import TrackInfo, cluster_element, cluster_timecode, header_elements, split_fragments
+from kvsmock.media.mp4.faststart import faststart
 from kvsmock.media.sample import encode_sample
 
 
@@ -203,7 +199,7 @@ def test_faststart(h264):
 
 
 def test_moov_written_last_when_the_reserved_room_is_too_small(h264, monkeypatch):
-    import kvsmock.media.clip as clip
+    import kvsmock.media.clip.remux as clip
 
     source, tracks = _source(h264, [0.0, 1.0, 2.0, 3.0])
     roomy = mkv_to_mp4(source, check_clip_tracks(tracks))
@@ -217,7 +213,7 @@ def test_moov_written_last_when_the_reserved_room_is_too_small(h264, monkeypatch
 
 
 def test_pieces_reader():
-    from kvsmock.media.clip import _PiecesReader
+    from kvsmock.media.clip.pieces import PiecesReader as _PiecesReader
 
     calls = []
 

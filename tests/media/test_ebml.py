@@ -7,8 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kvsmock.media import ebml
-from kvsmock.media.tags import parse_tags
-from kvsmock.media.walker import EBMLWalker, ElementStart, Kind, Schema
+from kvsmock.media.ebml.walker import EBMLWalker, Kind, Schema
+from kvsmock.media.ebml.walker_events import ElementStart
+from kvsmock.media.matroska.tags import parse_tags
 
 
 @pytest.mark.parametrize("width", range(1, 9))

@@ -7,7 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kvsmock.media import ebml
-from kvsmock.media.fragmenter import (
+from kvsmock.media.ebml.writing import tags_element as producer_tags
+from kvsmock.media.matroska import Packet, TrackInfo as TrackSpec, cluster_element, header_elements, write_mkv
+from kvsmock.media.matroska.tags import END_OF_FRAGMENT
+from kvsmock.media.put_media import (
     ErrorId,
     FragmentComplete,
     Fragmenter,
@@ -16,8 +19,6 @@ from kvsmock.media.fragmenter import (
     HeaderParsed,
     MediaError,
 )
-from kvsmock.media.mkvwriter import Packet, TrackSpec, cluster_element, header_elements, write_mkv
-from kvsmock.media.tags import END_OF_FRAGMENT, producer_tags
 
 VIDEO = TrackSpec(1, "V_MPEG4/ISO/AVC", ebml.TRACK_TYPE_VIDEO, b"\x01\x42", width=64, height=48)
 AUDIO = TrackSpec(2, "A_AAC", ebml.TRACK_TYPE_AUDIO, b"\x12\x10", sampling_rate=48000.0, channels=1)

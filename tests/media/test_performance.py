@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from kvsmock.media.fragmenter import FragmentComplete, Fragmenter, MediaError
-from kvsmock.media.mkvwriter import Packet, write_mkv
+from kvsmock.media.matroska import Packet, write_mkv
+from kvsmock.media.put_media import FragmentComplete, Fragmenter, MediaError
 from kvsmock.media.sample import encode_sample
 
 

@@ -11,8 +11,10 @@ from fractions import Fraction
 import av
 import pytest
 
+from kvsmock.media.codecs import codec_string
 from kvsmock.media.ebml import UNKNOWN_SIZE_SEGMENT_HEADER
-from kvsmock.media.fragmenter import FragmentComplete, Fragmenter, HeaderParsed
+from kvsmock.media.matroska.clusters import cluster_timecode
+from kvsmock.media.mp4.boxes import first_tfdt, mdhd_timescale, split_boxes
 from kvsmock.media.playlists import (
     KVS_NAMESPACE,
     DashTrack,
@@ -23,16 +25,9 @@ from kvsmock.media.playlists import (
     iso_duration,
     iso_timestamp,
 )
+from kvsmock.media.put_media import FragmentComplete, Fragmenter, HeaderParsed
 from kvsmock.media.sample import sample_mkv
-from kvsmock.media.segments import (
-    cluster_timecode,
-    codec_string,
-    first_tfdt,
-    fmp4_segment,
-    mdhd_timescale,
-    split_boxes,
-    ts_segment,
-)
+from kvsmock.media.segments import fmp4_segment, ts_segment
 
 TOKEN = "CiAtoken~"
 NS = {"mpd": "urn:mpeg:dash:schema:mpd:2011"}

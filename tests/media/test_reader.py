@@ -7,8 +7,8 @@ import io
 import pytest
 
 from kvsmock.media import ebml, read_fragments
-from kvsmock.media.reader import FragmentReader
-from kvsmock.media.tags import (
+from kvsmock.media.get_media.reader import FragmentReader
+from kvsmock.media.matroska.tags import (
     CONTINUATION_TOKEN,
     FRAGMENT_NUMBER,
     MILLIS_BEHIND_NOW,

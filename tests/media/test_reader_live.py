@@ -14,10 +14,10 @@ import pytest
 from botocore.response import StreamingBody
 
 from kvsmock.media import read_fragments
-from kvsmock.media.chunks import fragment_chunk_pieces
-from kvsmock.media.fragmenter import FragmentComplete, Fragmenter, HeaderParsed
-from kvsmock.media.mkvwriter import write_mkv
-from kvsmock.media.reader import FragmentReader
+from kvsmock.media.get_media.chunks import fragment_chunk_pieces
+from kvsmock.media.get_media.reader import FragmentReader
+from kvsmock.media.matroska import write_mkv
+from kvsmock.media.put_media import FragmentComplete, Fragmenter, HeaderParsed
 
 FIRST_NUMBER = 91343852333181432392682062607743920146159169392
 

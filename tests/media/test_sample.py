@@ -13,7 +13,7 @@ from freezegun import freeze_time
 from kvsmock import clock
 
 from kvsmock.media import read_fragments
-from kvsmock.media.fragmenter import FragmentComplete, Fragmenter, HeaderParsed, MediaError
+from kvsmock.media.put_media import FragmentComplete, Fragmenter, HeaderParsed, MediaError
 from kvsmock.media.sample import sample_mkv
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

@@ -3,13 +3,14 @@
 KVS carries fragment metadata in ``Tags/Tag/SimpleTag`` elements: the
 producer's own metadata (between clusters) and the service's own tags in
 GetMedia chunks (fragment number, timestamps, continuation token, errors).
-The service's writer is :func:`kvsmock.media.ebml.kvs_tags`.
+The Tags element is written by :func:`kvsmock.media.ebml.writing.tags_element`
+(:func:`~kvsmock.media.ebml.writing.kvs_tags` for the service's layout).
 """
 
 from __future__ import annotations
 
-from . import ebml
-from .ebml import decode_string, iter_elements
+from ..ebml import ids
+from ..ebml.reading import decode_string, iter_elements
 
 __all__ = [
     "CONTINUATION_TOKEN",
@@ -22,7 +23,6 @@ __all__ = [
     "SERVER_TIMESTAMP",
     "TagValue",
     "parse_tags",
-    "producer_tags",
 ]
 
 FRAGMENT_NUMBER = "AWS_KINESISVIDEO_FRAGMENT_NUMBER"
@@ -47,43 +47,26 @@ def parse_tags(payload: bytes | memoryview) -> list[tuple[str, TagValue]]:
     """
     pairs: list[tuple[str, TagValue]] = []
     for element_id, start, end in iter_elements(payload):
-        if element_id == ebml.TAG:
+        if element_id == ids.TAG:
             for child_id, s, e in iter_elements(payload, start, end):
-                if child_id == ebml.SIMPLE_TAG:
+                if child_id == ids.SIMPLE_TAG:
                     _simple_tag(payload, s, e, pairs)
     return pairs
 
 
-def _simple_tag(buf, start: int, end: int, out: list) -> None:
-    name, value = "", ""
+def _simple_tag(buf: bytes | memoryview, start: int, end: int, out: list[tuple[str, TagValue]]) -> None:
+    name: str = ""
+    value: TagValue = ""
     nested: list[tuple[int, int]] = []
     for element_id, s, e in iter_elements(buf, start, end):
-        if element_id == ebml.TAG_NAME:
+        if element_id == ids.TAG_NAME:
             name = decode_string(buf[s:e])
-        elif element_id == ebml.TAG_STRING:
+        elif element_id == ids.TAG_STRING:
             value = decode_string(buf[s:e])
-        elif element_id == ebml.TAG_BINARY:
+        elif element_id == ids.TAG_BINARY:
             value = bytes(buf[s:e])
-        elif element_id == ebml.SIMPLE_TAG:
+        elif element_id == ids.SIMPLE_TAG:
             nested.append((s, e))
     out.append((name, value))
     for s, e in nested:
         _simple_tag(buf, s, e, out)
-
-
-def producer_tags(pairs: list[tuple[str, str]], size_width: int | None = None) -> bytes:
-    """A producer-style Tags element: one Tag (no Targets) with one SimpleTag per pair.
-
-    ``size_width=8`` reproduces the C producer SDK's layout (8-byte sizes,
-    one Tags element per tag when called with a single pair).
-    """
-    simple = [
-        ebml.element(
-            ebml.SIMPLE_TAG,
-            ebml.element(ebml.TAG_NAME, name.encode(), size_width)
-            + ebml.element(ebml.TAG_STRING, value.encode(), size_width),
-            size_width,
-        )
-        for name, value in pairs
-    ]
-    return ebml.element(ebml.TAGS, ebml.element(ebml.TAG, b"".join(simple), size_width), size_width)

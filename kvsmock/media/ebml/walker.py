@@ -1,13 +1,14 @@
-"""An incremental, sans-I/O EBML element walker.
+"""The EBML walker: an incremental, sans-I/O reader of an EBML stream.
 
 Feed it bytes split anywhere (even inside an ID or a size VINT) and pull
-typed events: a master element starts or ends, an element was skipped, a
-small element was read whole, or a block header was read. It knows the tree
-only through a :class:`Schema` (which IDs to descend into, read, or treat
-as blocks, and which IDs end an unknown-size master), so the PutMedia
-fragmenter and the GetMedia reader share it.
+typed events (:mod:`~kvsmock.media.ebml.walker_events`): a master element
+starts or ends, an element was skipped, a small element was read whole, or a
+block header was read. It knows the tree only through a :class:`Schema`
+(which IDs to descend into, read, or treat as blocks, and which IDs end an
+unknown-size master), so the PutMedia fragmenter and the GetMedia reader
+share it.
 
-Bytes are kept in a :class:`ByteQueue` addressed by absolute offset; the
+Bytes are kept in a :class:`~kvsmock.media.ebml.byte_queue.ByteQueue`; the
 walker drops what it no longer needs unless the caller asks it to keep data
 from some offset (``retain_from``), which is how a whole Cluster is later
 taken out as one contiguous ``bytes`` with a single copy. Payloads that are
@@ -16,24 +17,17 @@ skipped are never copied or scanned.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from .ebml import ID_NAMES, VINT_ALL_ONES as _MASK, VINT_WIDTH as _WIDTH, EBMLError, EBMLTruncated, lace_sizes, read_vint
+from .blocks import lace_sizes, read_block_header
+from .byte_queue import ByteQueue
+from .errors import EBMLError, EBMLTruncated
+from .ids import ID_NAMES
+from .vint import VINT_ALL_ONES as _MASK, VINT_WIDTH as _WIDTH
+from .walker_events import BlockHeader, ElementEnd, ElementRead, ElementSkipped, ElementStart, WalkerEvent
 
-__all__ = [
-    "BlockHeader",
-    "ByteQueue",
-    "EBMLWalker",
-    "ElementEnd",
-    "ElementRead",
-    "ElementSkipped",
-    "ElementStart",
-    "Kind",
-    "Schema",
-    "WalkerEvent",
-]
+__all__ = ["EBMLWalker", "Kind", "Schema"]
 
 
 class Kind(IntEnum):
@@ -59,158 +53,9 @@ class Schema:
 
 
 @dataclass(slots=True)
-class ElementStart:
-    """A master element begins; its children follow. ``size`` is ``None`` when unknown."""
-
-    id: int
-    offset: int
-    header_size: int
-    size: int | None
-    depth: int
-
-
-@dataclass(slots=True)
-class ElementEnd:
-    """A master element ended at byte ``end`` (for unknown sizes: where the next non-child starts)."""
-
-    id: int
-    offset: int
-    end: int
-    depth: int
-
-
-@dataclass(slots=True)
-class ElementSkipped:
-    """An element was passed over without reading its payload."""
-
-    id: int
-    offset: int
-    header_size: int
-    size: int
-    depth: int
-
-    @property
-    def end(self) -> int:
-        return self.offset + self.header_size + self.size
-
-
-@dataclass(slots=True)
-class ElementRead:
-    """An element read whole: ``data`` holds its header and payload."""
-
-    id: int
-    offset: int
-    header_size: int
-    data: bytes
-    depth: int
-
-    @property
-    def payload(self) -> memoryview:
-        return memoryview(self.data)[self.header_size :]
-
-    @property
-    def end(self) -> int:
-        return self.offset + len(self.data)
-
-
-@dataclass(slots=True)
-class BlockHeader:
-    """A SimpleBlock or Block: its header fields, the frame data itself skipped.
-
-    ``timecode`` is the signed 16-bit timecode relative to the Cluster;
-    ``frames`` is the number of frames (more than one with lacing).
-    """
-
-    id: int
-    offset: int
-    header_size: int
-    size: int
-    depth: int
-    track: int
-    timecode: int
-    flags: int
-    frames: int
-
-    @property
-    def end(self) -> int:
-        return self.offset + self.header_size + self.size
-
-
-WalkerEvent = ElementStart | ElementEnd | ElementSkipped | ElementRead | BlockHeader
-
-
-class ByteQueue:
-    """Received bytes addressed by absolute offset, kept as the chunks they arrived in."""
-
-    __slots__ = ("_chunks", "_starts", "end")
-
-    def __init__(self) -> None:
-        self._chunks: list[bytes] = []
-        self._starts: list[int] = []
-        self.end = 0  #: absolute offset just past the last byte received
-
-    def append(self, data: bytes) -> None:
-        if data:
-            self._chunks.append(data)
-            self._starts.append(self.end)
-            self.end += len(data)
-
-    def release(self, offset: int) -> None:
-        """Forget chunks that end at or before ``offset``."""
-        if offset >= self.end:
-            self._chunks.clear()
-            self._starts.clear()
-            return
-        i = bisect_right(self._starts, offset) - 1
-        if i > 0:
-            del self._chunks[:i]
-            del self._starts[:i]
-
-    def peek(self, pos: int, n: int) -> bytes:
-        """Up to ``n`` bytes from ``pos`` (fewer at the end of what was received)."""
-        starts, chunks = self._starts, self._chunks
-        i = bisect_right(starts, pos) - 1
-        chunk = chunks[i]
-        off = pos - starts[i]
-        if off + n <= len(chunk):
-            return chunk[off : off + n]
-        parts = [chunk[off:]]
-        got = len(chunk) - off
-        i += 1
-        while got < n and i < len(chunks):
-            parts.append(chunks[i][: n - got])
-            got += len(parts[-1])
-            i += 1
-        return b"".join(parts)
-
-    def get(self, start: int, end: int) -> bytes:
-        """The bytes ``[start, end)``, which must have been received and not released; one copy at most."""
-        if end > self.end or (self._starts and start < self._starts[0]):
-            raise ValueError(f"bytes {start}-{end} not available")
-        if start >= end:
-            return b""
-        starts, chunks = self._starts, self._chunks
-        i = bisect_right(starts, start) - 1
-        chunk = chunks[i]
-        off = start - starts[i]
-        if off + (end - start) <= len(chunk):
-            if off == 0 and end - start == len(chunk):
-                return chunk
-            return chunk[off : off + end - start]
-        parts = [memoryview(chunk)[off:]]
-        pos = starts[i] + len(chunk)
-        i += 1
-        while pos < end:
-            chunk = chunks[i]
-            take = min(len(chunk), end - pos)
-            parts.append(memoryview(chunk)[:take] if take < len(chunk) else chunk)
-            pos += take
-            i += 1
-        return b"".join(parts)
-
-
-@dataclass(slots=True)
 class _Open:
+    """A master element the walker is inside."""
+
     id: int
     offset: int
     end: int | None  # None: unknown size
@@ -289,7 +134,9 @@ class EBMLWalker:
             if limit is not None and pos >= limit:
                 if limit > queue.end:  # the last child's payload has not all arrived
                     if self._closed:
-                        raise EBMLTruncated(f"truncated: {_name(top.id)} ends at offset {limit}, data ends at {queue.end}")
+                        raise EBMLTruncated(
+                            f"truncated: {_name(top.id)} ends at offset {limit}, data ends at {queue.end}"
+                        )
                     return None
                 stack.pop()
                 return ElementEnd(top.id, top.offset, limit, len(stack))
@@ -328,8 +175,6 @@ class EBMLWalker:
             size = head[id_width] & 0x7F
         else:
             size = int.from_bytes(head[id_width:header_size], "big") & _MASK[size_width]
-        if size == _MASK[size_width]:
-            size = None
         if stack:
             top = stack[-1]
             if top.end is None and element_id in self._terminators[top.id]:
@@ -340,48 +185,36 @@ class EBMLWalker:
             bound = None
         kind = self._kinds.get(element_id, _SKIP)
         depth = len(stack)
-        if size is None:
+        if size == _MASK[size_width]:  # unknown size: a master that may have one, ended by a terminator
             if kind != _MASTER or element_id not in self._terminators:
                 raise EBMLError(f"{_name(element_id)} at offset {pos} has an unknown size, which it may not")
-            end = None
-        else:
-            end = pos + header_size + size
-            if bound is not None and end > bound:
-                raise EBMLError(f"{_name(element_id)} at offset {pos} (size {size}) overflows its parent")
-
+            stack.append(_Open(element_id, pos, None, bound))
+            self._pos = pos + header_size
+            return ElementStart(element_id, pos, header_size, None, depth)
+        end = pos + header_size + size
+        if bound is not None and end > bound:
+            raise EBMLError(f"{_name(element_id)} at offset {pos} (size {size}) overflows its parent")
         if kind == _BLOCK:
             need = header_size + min(size, 12)
             if len(head) < need:
                 if self._closed:
                     raise EBMLTruncated(f"truncated block at offset {pos}")
                 return None
-            first = head[header_size]
-            if first & 0x80:
-                track, track_width = first & 0x7F, 1
-            else:
-                track_vint = read_vint(head, header_size)
-                if track_vint is None or track_vint[0] is None:
-                    raise EBMLError(f"invalid block header at offset {pos}")
-                track, track_width = track_vint
-            if track_width + 3 > size:
+            parsed = read_block_header(head, header_size, header_size + size)
+            if parsed is None:
                 raise EBMLError(f"invalid block header at offset {pos}")
-            p = header_size + track_width
-            flags = head[p + 2]
+            track, timecode, flags, p = parsed
             frames = 1
             if flags & 0x06:
-                if track_width + 4 > size:
+                if p + 1 > header_size + size:
                     raise EBMLError(f"invalid laced block at offset {pos}")
-                frames = head[p + 3] + 1
+                frames = head[p] + 1
                 # Laced blocks (audio, mostly small) are checked whole: their lace sizes must fit.
-                if size > self._max_read:
-                    raise EBMLError(f"laced block at offset {pos} is too large ({size} bytes)")
-                if queue.end < end:
-                    if self._closed:
-                        raise EBMLTruncated(f"truncated block at offset {pos}")
+                if not self._arrived("laced block", pos, size, end):
                     return None
                 block = queue.get(pos + header_size, end)
                 try:
-                    lace_sizes(memoryview(block), track_width + 3, flags & 0x06)
+                    lace_sizes(memoryview(block), p - header_size, flags & 0x06)
                 except (EBMLError, IndexError):
                     raise EBMLError(f"invalid lacing in the block at offset {pos}") from None
             self._pos = end
@@ -392,7 +225,7 @@ class EBMLWalker:
                 size,
                 depth,
                 track,
-                int.from_bytes(head[p : p + 2], "big", signed=True),
+                timecode,
                 flags,
                 frames,
             )
@@ -400,15 +233,31 @@ class EBMLWalker:
             self._pos = end
             return ElementSkipped(element_id, pos, header_size, size, depth)
         if kind == _MASTER:
-            stack.append(_Open(element_id, pos, end, end if end is not None else bound))
+            stack.append(_Open(element_id, pos, end, end))
             self._pos = pos + header_size
             return ElementStart(element_id, pos, header_size, size, depth)
         # Kind.READ
-        if size > self._max_read:
-            raise EBMLError(f"{_name(element_id)} at offset {pos} is too large ({size} bytes)")
-        if queue.end < end:
-            if self._closed:
-                raise EBMLTruncated(f"truncated: {_name(element_id)} ends at offset {end}, data ends at {queue.end}")
+        if not self._arrived(element_id, pos, size, end):
             return None
         self._pos = end
         return ElementRead(element_id, pos, header_size, queue.get(pos, end), depth)
+
+    def _arrived(self, element: int | str, pos: int, size: int, end: int) -> bool:
+        """Whether an element to be read whole (``size`` bytes of payload, ending at ``end``) has all arrived.
+
+        Raises :class:`EBMLError` when it is larger than ``max_read_size``, and
+        :class:`EBMLTruncated` when the data ended before it did. ``element``
+        (an ID, or what to call it) names it in those errors.
+        """
+        if size <= self._max_read and self._queue.end >= end:
+            return True
+        what = _name(element) if isinstance(element, int) else element
+        if size > self._max_read:
+            raise EBMLError(f"{what} at offset {pos} is too large ({size} bytes)")
+        if self._queue.end < end:
+            if self._closed:
+                raise EBMLTruncated(
+                    f"truncated: {what} at offset {pos} ends at offset {end}, data ends at {self._queue.end}"
+                )
+            return False
+        return True

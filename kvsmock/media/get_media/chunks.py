@@ -17,18 +17,11 @@ written out without joining large buffers; ``b"".join(pieces)`` gives the chunk.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from .ebml import UNKNOWN_SIZE_SEGMENT_HEADER, ebml_header, kvs_tags
-from .fragmenter import Fragment
-from .tags import (
-    CONTINUATION_TOKEN,
-    ERROR_CODE,
-    ERROR_ID,
-    FRAGMENT_NUMBER,
-    MILLIS_BEHIND_NOW,
-    PRODUCER_TIMESTAMP,
-    SERVER_TIMESTAMP,
-)
+from ..ebml.writing import UNKNOWN_SIZE_SEGMENT_HEADER, ebml_header, kvs_tags
+from ..matroska import tags as tag_names
+from ..put_media.events import Fragment
 
 __all__ = ["DEFAULT_EBML_HEADER", "chunk_pieces", "error_chunk_pieces", "format_timestamp", "fragment_chunk_pieces"]
 
@@ -44,6 +37,11 @@ def format_timestamp(seconds: float | Decimal | int) -> str:
 
 
 _MILLI = Decimal("0.001")
+
+
+def _opening(ebml_header_bytes: bytes, header_bytes: bytes, kvs_pairs: list[tuple[str, str]]) -> list[bytes]:
+    """What every chunk starts with: the EBML header, an unknown-size Segment, the header, the KVS Tags."""
+    return [ebml_header_bytes, UNKNOWN_SIZE_SEGMENT_HEADER, header_bytes, kvs_tags(kvs_pairs)]
 
 
 def chunk_pieces(
@@ -64,26 +62,20 @@ def chunk_pieces(
     ``continuation_token`` is given (real captures show the last chunk of a
     response may lack it); it holds whichever of the two are given.
     """
-    pieces = [
-        ebml_header_bytes,
-        UNKNOWN_SIZE_SEGMENT_HEADER,
-        header_bytes,
-        kvs_tags(
-            [
-                (FRAGMENT_NUMBER, fragment_number),
-                (SERVER_TIMESTAMP, format_timestamp(server_timestamp)),
-                (PRODUCER_TIMESTAMP, format_timestamp(producer_timestamp)),
-            ]
-        ),
-        cluster_bytes,
+    leading = [
+        (tag_names.FRAGMENT_NUMBER, fragment_number),
+        (tag_names.SERVER_TIMESTAMP, format_timestamp(server_timestamp)),
+        (tag_names.PRODUCER_TIMESTAMP, format_timestamp(producer_timestamp)),
     ]
+    pieces = _opening(ebml_header_bytes, header_bytes, leading)
+    pieces.append(cluster_bytes)
     if tags_after:
         pieces.append(tags_after)
     trailing = []
     if millis_behind_now is not None:
-        trailing.append((MILLIS_BEHIND_NOW, str(int(millis_behind_now))))
+        trailing.append((tag_names.MILLIS_BEHIND_NOW, str(int(millis_behind_now))))
     if continuation_token is not None:
-        trailing.append((CONTINUATION_TOKEN, continuation_token))
+        trailing.append((tag_names.CONTINUATION_TOKEN, continuation_token))
     if trailing:
         pieces.append(kvs_tags(trailing))
     return [piece for piece in pieces if piece]
@@ -93,9 +85,9 @@ def fragment_chunk_pieces(
     ebml_header_bytes: bytes,
     header_bytes: bytes,
     fragment: Fragment,
-    **tag_values,
+    **tag_values: Any,
 ) -> list[bytes]:
-    """:func:`chunk_pieces` for a :class:`~kvsmock.media.fragmenter.Fragment` (same keyword arguments)."""
+    """:func:`chunk_pieces` for a :class:`~kvsmock.media.put_media.events.Fragment` (same keyword arguments)."""
     return chunk_pieces(ebml_header_bytes, header_bytes, fragment.cluster_bytes, fragment.tags_after, **tag_values)
 
 
@@ -114,10 +106,9 @@ def error_chunk_pieces(
     an error record from a fragment. The exact framing of the real service
     is unverified (spec 9.5); this one is a valid MKV on its own.
     """
-    pieces = [
-        ebml_header_bytes,
-        UNKNOWN_SIZE_SEGMENT_HEADER,
-        header_bytes,
-        kvs_tags([(FRAGMENT_NUMBER, fragment_number), (ERROR_ID, str(int(error_id))), (ERROR_CODE, error_code)]),
+    leading = [
+        (tag_names.FRAGMENT_NUMBER, fragment_number),
+        (tag_names.ERROR_ID, str(int(error_id))),
+        (tag_names.ERROR_CODE, error_code),
     ]
-    return [piece for piece in pieces if piece]
+    return [piece for piece in _opening(ebml_header_bytes, header_bytes, leading) if piece]

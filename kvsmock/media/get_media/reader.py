@@ -5,10 +5,8 @@ header, unknown-size Segment, header, KVS Tags, one Cluster, KVS Tags).
 :class:`FragmentReader` is the sans-I/O parser (feed bytes, get
 :class:`ReadFragment` objects); :func:`read_fragments` drives it from
 bytes, a file, a path or anything with ``.read(n)`` such as a botocore
-``StreamingBody``, reading in pieces. On a live response it takes whatever
-bytes have arrived (``read1``; for a ``StreamingBody`` its urllib3
-response's ``read1``), never waiting for a full piece, so each fragment is
-yielded as soon as its last byte is in.
+``StreamingBody``, reading in pieces (:mod:`.sources`), so on a live
+response each fragment is yielded as soon as its last byte is in.
 
 A fragment is handed out as soon as it is known to be whole: at the Tags
 element carrying ``AWS_KINESISVIDEO_CONTINUATION_TOKEN`` (or an error's
@@ -18,27 +16,26 @@ Cluster in the same Segment (plain MKV files, merged captures), or at the end.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, overload
 
-from . import ebml
-from .ebml import EBMLError, EBMLTruncated, decode_uint, iter_elements, lace_sizes, read_vint
-from .matroska import DEFAULT_TIMECODE_SCALE, TrackInfo, parse_info, parse_tracks
-from .tags import (
-    CONTINUATION_TOKEN,
-    ERROR_CODE,
-    ERROR_ID,
-    FRAGMENT_NUMBER,
-    MILLIS_BEHIND_NOW,
-    PRODUCER_TIMESTAMP,
-    SERVER_TIMESTAMP,
-    TagValue,
-    parse_tags,
-)
-from .walker import EBMLWalker, ElementRead, ElementStart, Kind, Schema
+from ..ebml import ids
+from ..ebml.blocks import lace_sizes, read_block_header
+from ..ebml.errors import EBMLError, EBMLTruncated
+from ..ebml.reading import decode_uint, iter_elements
+from ..ebml.walker import EBMLWalker
+from ..ebml.walker_events import ElementRead, ElementStart
+from ..matroska import tags as tag_names
+from ..matroska.header import DEFAULT_TIMECODE_SCALE, parse_info
+from ..matroska.schema import WHOLE_BLOCKS
+from ..matroska.tags import TagValue, parse_tags
+from ..matroska.tracks import TrackInfo, parse_tracks
+from .sources import pieces
 
 __all__ = ["Frame", "FragmentReader", "ReadFragment", "read_fragments"]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +46,37 @@ class Frame:
     timecode_ms: int  #: absolute: (cluster timecode + block timecode) in milliseconds
     keyframe: bool
     data: bytes
+
+
+class _Tag(Generic[_T]):
+    """A :class:`ReadFragment` attribute that is one of its tags: the text, or a number made of it.
+
+    None when the tag is absent (or, for a number, empty).
+    """
+
+    def __init__(self, name: str, convert: Callable[[str], _T]) -> None:
+        self.name = name
+        self.convert = convert
+
+    @overload
+    def __get__(self, fragment: None, owner: type | None = None) -> _Tag[_T]: ...
+
+    @overload
+    def __get__(self, fragment: ReadFragment, owner: type | None = None) -> _T | None: ...
+
+    def __get__(self, fragment: ReadFragment | None, owner: type | None = None) -> _Tag[_T] | _T | None:
+        if fragment is None:
+            return self
+        value = fragment.tags.get(self.name)
+        if value is None:
+            return None
+        text = value if isinstance(value, str) else value.decode("utf-8", "replace")
+        if not text and self.convert is not str:
+            return None  # an empty value is no number
+        return self.convert(text)
+
+    def __set__(self, fragment: ReadFragment, value: object) -> None:
+        raise AttributeError(f"{self.name} is read from the fragment's tags")
 
 
 @dataclass
@@ -62,76 +90,31 @@ class ReadFragment:
     timecode_scale: int = DEFAULT_TIMECODE_SCALE
     truncated: bool = False  #: the input ended inside this fragment
 
-    def _text(self, name: str) -> str | None:
-        value = self.tags.get(name)
-        if value is None:
-            return None
-        return value if isinstance(value, str) else value.decode("utf-8", "replace")
-
-    @property
-    def fragment_number(self) -> str | None:
-        return self._text(FRAGMENT_NUMBER)
-
-    @property
-    def server_timestamp(self) -> float | None:
-        value = self._text(SERVER_TIMESTAMP)
-        return float(value) if value else None
-
-    @property
-    def producer_timestamp(self) -> float | None:
-        value = self._text(PRODUCER_TIMESTAMP)
-        return float(value) if value else None
-
-    @property
-    def millis_behind_now(self) -> int | None:
-        value = self._text(MILLIS_BEHIND_NOW)
-        return int(value) if value else None
-
-    @property
-    def continuation_token(self) -> str | None:
-        return self._text(CONTINUATION_TOKEN)
-
-    @property
-    def error_id(self) -> int | None:
-        value = self._text(ERROR_ID)
-        return int(value) if value else None
-
-    @property
-    def error_code(self) -> str | None:
-        return self._text(ERROR_CODE)
+    fragment_number = _Tag(tag_names.FRAGMENT_NUMBER, str)
+    server_timestamp = _Tag(tag_names.SERVER_TIMESTAMP, float)
+    producer_timestamp = _Tag(tag_names.PRODUCER_TIMESTAMP, float)
+    millis_behind_now = _Tag(tag_names.MILLIS_BEHIND_NOW, int)
+    continuation_token = _Tag(tag_names.CONTINUATION_TOKEN, str)
+    error_id = _Tag(tag_names.ERROR_ID, int)
+    error_code = _Tag(tag_names.ERROR_CODE, str)
 
     @property
     def is_error(self) -> bool:
         """An error record: FRAGMENT_NUMBER without SERVER_TIMESTAMP, or an ERROR_ID."""
-        return ERROR_ID in self.tags or (FRAGMENT_NUMBER in self.tags and SERVER_TIMESTAMP not in self.tags)
+        return tag_names.ERROR_ID in self.tags or (
+            tag_names.FRAGMENT_NUMBER in self.tags and tag_names.SERVER_TIMESTAMP not in self.tags
+        )
 
     @property
     def has_cluster(self) -> bool:
         return self.cluster_timecode is not None
 
 
-
-SCHEMA = Schema(
-    kinds={
-        ebml.EBML: Kind.READ,
-        ebml.SEGMENT: Kind.MASTER,
-        ebml.INFO: Kind.READ,
-        ebml.TRACKS: Kind.READ,
-        ebml.TAGS: Kind.READ,
-        ebml.CLUSTER: Kind.MASTER,
-        ebml.TIMECODE: Kind.READ,
-        ebml.SIMPLE_BLOCK: Kind.READ,
-        ebml.BLOCK_GROUP: Kind.READ,
-    },
-    terminators={ebml.SEGMENT: frozenset({ebml.EBML, ebml.SEGMENT}), ebml.CLUSTER: ebml.CLUSTER_ENDERS},
-)
-
-
 class FragmentReader:
     """Sans-I/O GetMedia output parser: :meth:`feed` bytes, get the fragments they complete."""
 
     def __init__(self, *, max_frame_size: int = 256 << 20) -> None:
-        self._walker = EBMLWalker(SCHEMA, max_read_size=max_frame_size)
+        self._walker = EBMLWalker(WHOLE_BLOCKS, max_read_size=max_frame_size)
         self._tracks: list[TrackInfo] = []
         self._scale = DEFAULT_TIMECODE_SCALE
         self._current = self._new()
@@ -178,45 +161,46 @@ class FragmentReader:
             event = walker.next_event()
             if event is None:
                 return out
-            cls = event.__class__
-            if cls is ElementRead:
+            if isinstance(event, ElementRead):
                 self._read(event, out)
-            elif cls is ElementStart:
-                if event.id == ebml.CLUSTER:
+            elif isinstance(event, ElementStart):
+                if event.id == ids.CLUSTER:
                     if self._current.cluster_timecode is not None or self._current.frames:
                         self._emit(out)
                     self._in_cluster = True
-            elif event.id == ebml.CLUSTER:  # ElementEnd
+            elif event.id == ids.CLUSTER:  # ElementEnd
                 self._in_cluster = False
 
     def _read(self, event: ElementRead, out: list[ReadFragment]) -> None:
         element_id = event.id
         current = self._current
-        if element_id == ebml.SIMPLE_BLOCK:
+        if element_id == ids.SIMPLE_BLOCK:
             if self._in_cluster:
                 self._frames(event.payload, None)
-        elif element_id == ebml.BLOCK_GROUP:
+        elif element_id == ids.BLOCK_GROUP:
             if self._in_cluster:
                 self._block_group(event.payload)
-        elif element_id == ebml.TIMECODE:
+        elif element_id == ids.TIMECODE:
             if self._in_cluster and current.cluster_timecode is None:
                 current.cluster_timecode = decode_uint(event.payload)
-        elif element_id == ebml.TAGS:
+        elif element_id == ids.TAGS:
             pairs = parse_tags(event.payload)
             names = {name for name, _ in pairs}
-            if FRAGMENT_NUMBER in names and (current.cluster_timecode is not None or FRAGMENT_NUMBER in current.tags):
+            if tag_names.FRAGMENT_NUMBER in names and (
+                current.cluster_timecode is not None or tag_names.FRAGMENT_NUMBER in current.tags
+            ):
                 self._emit(out)  # leading KVS tags of the next fragment in a single Segment
                 current = self._current
             current.tags.update(pairs)
-            if ERROR_ID in names or (CONTINUATION_TOKEN in names and current.cluster_timecode is not None):
+            if tag_names.ERROR_ID in names or (tag_names.CONTINUATION_TOKEN in names and current.has_cluster):
                 self._emit(out)
-        elif element_id == ebml.EBML:
+        elif element_id == ids.EBML:
             if event.depth == 0:
                 self._emit(out)
-        elif element_id == ebml.INFO:
+        elif element_id == ids.INFO:
             self._scale = parse_info(event.payload).timecode_scale
             current.timecode_scale = self._scale
-        elif element_id == ebml.TRACKS:
+        elif element_id == ids.TRACKS:
             self._tracks = parse_tracks(event.payload)
             current.tracks = self._tracks
 
@@ -224,9 +208,9 @@ class FragmentReader:
         block = None
         referenced = False
         for element_id, start, end in iter_elements(payload):
-            if element_id == ebml.BLOCK:
+            if element_id == ids.BLOCK:
                 block = payload[start:end]
-            elif element_id == ebml.REFERENCE_BLOCK:
+            elif element_id == ids.REFERENCE_BLOCK:
                 referenced = True
         if block is None:
             raise EBMLError("BlockGroup without a Block")
@@ -235,17 +219,13 @@ class FragmentReader:
     def _frames(self, block: memoryview, group_keyframe: bool | None) -> None:
         """Add the frames of a SimpleBlock (``group_keyframe`` None) or of a BlockGroup's Block."""
         current = self._current
-        got = read_vint(block, 0)
-        if got is None or got[0] is None or got[1] + 3 > len(block):
+        header = read_block_header(block, 0, len(block))
+        if header is None:
             raise EBMLError("invalid block header")
-        track, p = got[0], got[1]
-        relative = int.from_bytes(block[p : p + 2], "big", signed=True)
-        flags = block[p + 2]
+        track, relative, flags, p = header
         keyframe = bool(flags & 0x80) if group_keyframe is None else group_keyframe
-        p += 3
-        scale = current.timecode_scale
         base = (current.cluster_timecode or 0) + relative
-        timecode_ms = base * scale // 1_000_000
+        timecode_ms = base * current.timecode_scale // 1_000_000
         if not flags & 0x06:
             current.frames.append(Frame(track, timecode_ms, keyframe, bytes(block[p:])))
             return
@@ -264,84 +244,7 @@ class FragmentReader:
             p += size
 
 
-def _read_available(source):
-    """A ``read(n)`` of ``source`` that returns what has arrived (1 to n bytes; b"" at the end).
-
-    A botocore ``StreamingBody.read(n)`` (and urllib3's ``read(n)``) wait
-    for all n bytes, which would hold back a fragment that has arrived until
-    more of the next one comes; ``read1`` returns after one read of the
-    connection. Other sources are read with their ``read(n)``, which may
-    return short reads.
-    """
-    raw = getattr(source, "_raw_stream", None)  # botocore StreamingBody: the urllib3 response inside
-    if raw is not None and callable(getattr(raw, "read1", None)):
-        return _StreamingBodyRead1(source, raw)
-    read1 = getattr(source, "read1", None)
-    if callable(read1):
-        return read1
-    return source.read
-
-
-class _StreamingBodyRead1:
-    """``read1`` for a botocore ``StreamingBody``, raising botocore's errors as its ``read`` does."""
-
-    def __init__(self, body, raw) -> None:
-        self._body = body
-        self._raw = raw
-
-    def __call__(self, n: int) -> bytes:
-        try:
-            piece = self._raw.read1(n)
-        except Exception as exc:
-            converted = _botocore_error(exc)
-            if converted is None:
-                raise
-            raise converted from exc
-        if piece is None:
-            return b""
-        if isinstance(getattr(self._body, "_amount_read", None), int):
-            self._body._amount_read += len(piece)  # keeps StreamingBody's length check right
-        return piece
-
-
-def _botocore_error(exc: Exception) -> Exception | None:
-    """The botocore exception ``StreamingBody.read`` raises for a urllib3 error, if any."""
-    try:
-        from botocore.exceptions import ReadTimeoutError, ResponseStreamingError
-        from urllib3.exceptions import ProtocolError
-        from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeoutError
-    except ImportError:  # pragma: no cover - botocore always brings urllib3
-        return None
-    if isinstance(exc, Urllib3ReadTimeoutError):
-        return ReadTimeoutError(endpoint_url=exc.url, error=exc)
-    if isinstance(exc, ProtocolError):
-        return ResponseStreamingError(error=exc)
-    return None
-
-
-def _pieces(source, read_size: int) -> Iterator[bytes]:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        yield bytes(source)
-        return
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as file:
-            yield from _pieces(file, read_size)
-        return
-    if getattr(source, "read", None) is not None:
-        read = _read_available(source)
-        while True:
-            piece = read(read_size)
-            if not piece:
-                return
-            yield piece
-        return
-    if isinstance(source, Iterable):
-        yield from source
-        return
-    raise TypeError(f"cannot read fragments from {type(source).__name__}")
-
-
-def read_fragments(source, *, read_size: int = 1 << 16) -> Iterator[ReadFragment]:
+def read_fragments(source: Any, *, read_size: int = 1 << 16) -> Iterator[ReadFragment]:
     """Yield the fragments of GetMedia-style MKV output as they are parsed.
 
     ``source``: bytes, a path, a binary file, any object with ``.read(n)``
@@ -351,6 +254,6 @@ def read_fragments(source, *, read_size: int = 1 << 16) -> Iterator[ReadFragment
     (``read_size`` is the most read at once, not an amount waited for).
     """
     reader = FragmentReader()
-    for piece in _pieces(source, read_size):
+    for piece in pieces(source, read_size):
         yield from reader.feed(piece)
     yield from reader.close()
