@@ -13,9 +13,15 @@
 
 The service needs a minute for a configuration change to apply; kvsmock
 applies it to the next fragment. A delivery that fails (no such topic or
-bucket) is logged and never disturbs ingestion. SNS and S3 are reached
-through a :class:`DeliveryTarget`, which the moto glue points at moto's
-backends of the stream's account.
+bucket) is logged and never disturbs ingestion.
+
+SNS and S3 are reached through the process's :class:`DeliveryTarget`: the
+moto glue's :func:`~kvsmock.api.moto_glue.install` sets moto's backends of
+the stream's account (:class:`~kvsmock.api.moto_glue.MotoDeliveries`); the
+service layer alone has :class:`NoDeliveries`. It is process-wide because
+moto's backends are: which neighbours exist is a fact of the process (is
+kvsmock installed in moto?), the same for every account and region, so no
+backend holds it.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import json
 import logging
 import re
 import uuid
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from .fragments import StoredFragment
 from .image_generation import fragment_images
@@ -35,6 +41,7 @@ log = logging.getLogger("kvsmock")
 __all__ = [
     "DeliveryFailed",
     "DeliveryTarget",
+    "NoDeliveries",
     "IMAGE_GENERATION",
     "IMAGE_PREFIX",
     "NOTIFICATION",
@@ -62,7 +69,9 @@ class DeliveryTarget(Protocol):
     ) -> None: ...
 
 
-class _Nowhere:
+class NoDeliveries:
+    """The target without moto: every delivery fails (and is logged)."""
+
     def publish(self, *args: Any) -> None:
         raise DeliveryFailed("no SNS to publish to (moto is not installed)")
 
@@ -70,10 +79,12 @@ class _Nowhere:
         raise DeliveryFailed("no S3 to write to (moto is not installed)")
 
 
-_target: DeliveryTarget = _Nowhere()
+#: The process's delivery target (see the module docstring); set only by :func:`set_delivery_target`.
+_target: DeliveryTarget = NoDeliveries()
 
 
 def set_delivery_target(target: DeliveryTarget) -> None:
+    """Make deliveries go to ``target`` from now on (the moto glue's install and uninstall call it)."""
     global _target
     _target = target
 
@@ -93,8 +104,8 @@ def after_persisted(stream: Stream, fragment: StoredFragment) -> None:
         _images(stream, fragment)
 
 
-def _enabled(config: dict[str, Any] | None) -> bool:
-    return bool(config) and config.get("Status") == "ENABLED"
+def _enabled(config: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
+    return config is not None and config.get("Status") == "ENABLED"
 
 
 def _notify(stream: Stream, fragment: StoredFragment) -> None:

@@ -25,6 +25,8 @@ _TIMEOUTS = {
 
 @dataclass
 class EdgeConfiguration:
+    """A stream's edge configuration (StartEdgeConfigurationUpdate) and where its sync stands."""
+
     stream_name: str
     stream_arn: str
     config: dict[str, Any]
@@ -54,20 +56,6 @@ class EdgeConfiguration:
         self.sync_status = "DELETING"
         self.failed_status_details = None
         self.last_updated_time = clock.now()
-
-    def describe(self) -> dict[str, Any]:
-        self.refresh()
-        out: dict[str, Any] = {
-            "StreamName": self.stream_name,
-            "StreamARN": self.stream_arn,
-            "CreationTime": self.creation_time,
-            "LastUpdatedTime": self.last_updated_time,
-            "SyncStatus": self.sync_status,
-        }
-        if self.failed_status_details:
-            out["FailedStatusDetails"] = self.failed_status_details
-        out["EdgeConfig"] = with_edge_defaults(self.config)
-        return out
 
 
 def with_edge_defaults(config: dict[str, Any]) -> dict[str, Any]:

@@ -11,9 +11,14 @@ As in the service, a stream names a KMS key (its own, or the default
   45xx ERROR ACK and reads fail with the matching error; once the key is
   usable again, everything stored before reads back as it was.
 
-KMS itself is reached through a :class:`KeyProvider`. The moto glue installs
-one that uses moto's KMS backend of the same account and region; without
-it (the service layer used on its own) :class:`LocalKeys` makes keys locally.
+KMS itself is reached through the process's :class:`KeyProvider`: the moto
+glue's :func:`~kvsmock.api.moto_glue.install` sets one that uses moto's KMS
+backend of the stream's account and region
+(:class:`~kvsmock.api.moto_glue.MotoKms`); without it (the service layer used
+on its own) :class:`LocalKeys` makes keys locally. It is process-wide because
+moto's backends are: whether KMS is moto's is a fact of the process, the same
+for every account and region, so no backend holds it; a stream's keys ask
+the provider in force at each seal and open.
 """
 
 from __future__ import annotations
@@ -64,10 +69,12 @@ class LocalKeys:
         return plaintext, b"local:" + os.urandom(32)
 
 
+#: The process's key provider (see the module docstring); set only by :func:`set_key_provider`.
 _provider: KeyProvider = LocalKeys()
 
 
 def set_key_provider(provider: KeyProvider) -> None:
+    """Reach KMS through ``provider`` from now on (the moto glue's install and uninstall call it)."""
     global _provider
     _provider = provider
 

@@ -55,7 +55,7 @@ class StoredFragment:
     def cluster(self) -> bytes:
         """The Cluster bytes, decrypted; raises :class:`~kvsmock.errors.KmsKeyError` if the key is unusable."""
         payload = self.payload
-        return payload if isinstance(payload, (bytes, bytearray, memoryview)) else payload.open()
+        return bytes(payload) if isinstance(payload, (bytes, bytearray, memoryview)) else payload.open()
 
     @property
     def cluster_size(self) -> int:

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Callable, Sequence, TypeVar
+from dataclasses import dataclass
+from typing import Callable, Generic, Sequence, TypeVar
 
 from ..errors import InvalidArgumentException
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a List operation's results, and the token for the next page (None on the last)."""
+
+    items: list[T]
+    next_token: str | None
 
 
 def encode_token(marker: str, kind: str) -> str:
@@ -32,8 +41,8 @@ def paginate(
     max_results: int,
     next_token: str | None,
     kind: str,
-) -> tuple[list[T], str | None]:
-    """Return one page of ``items`` (sorted by ``key``) and the token for the next.
+) -> Page[T]:
+    """One page of ``items`` (sorted by ``key``) and the token for the next.
 
     The token names the last key returned, so items created or deleted between
     calls neither repeat nor get skipped.
@@ -44,4 +53,4 @@ def paginate(
         ordered = [i for i in ordered if key(i) > after]
     page = ordered[:max_results]
     token = encode_token(key(page[-1]), kind) if len(ordered) > max_results else None
-    return page, token
+    return Page(page, token)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Sequence
 
-from ..media import clip as clip_media
-from ..media.clip import cluster_timecode
+from ..media import codecs as clip_media
 from ..media.images import ImageEncoder, ImageMediaError, frames_at
+from ..media.matroska.clusters import cluster_timecode
 from .archive import mkv_header
 from .fragments import StoredFragment
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from ..errors import InvalidArgumentException, ResourceInUseException, VersionMismatchException
+from ..errors import InvalidArgumentException, NoDataRetentionException
 from .encryption import StreamKeys
+from .edge import EdgeConfiguration
 from .fragments import FragmentStore
 from .identifiers import new_version, short_id
+from .lifecycle import Resource
 from .tags import TagSet
 from .usage import StreamUsage
 
@@ -16,6 +18,7 @@ MAX_RETENTION_HOURS = 87_600  # ten years
 
 
 def check_retention(hours: int) -> None:
+    """DataRetentionInHours must lie in 0..ten years."""
     if hours < 0 or hours > MAX_RETENTION_HOURS:
         raise InvalidArgumentException(
             f"DataRetentionInHours must be between 0 and {MAX_RETENTION_HOURS} hours; got {hours}."
@@ -23,14 +26,12 @@ def check_retention(hours: int) -> None:
 
 
 @dataclass
-class Stream:
+class Stream(Resource):
     """One stream: its identity, settings, tags and per-stream configurations."""
 
-    name: str
-    arn: str
-    region: str
-    account_id: str
-    creation_time: float
+    kind: ClassVar[str] = "stream"
+    version_of: ClassVar[str] = "stream"
+
     kms_key_id: str
     data_retention_hours: int = 0
     device_name: str | None = None
@@ -43,7 +44,7 @@ class Stream:
     notification: dict[str, Any] | None = None
     #: ARN of the signaling channel whose media storage maps to this stream.
     mapped_channel_arn: str | None = None
-    edge: Any = None
+    edge: EdgeConfiguration | None = None
     store: FragmentStore = field(init=False)
     #: The data keys its fragments are sealed with (KMS is first asked when media flows).
     keys: StreamKeys = field(init=False)
@@ -59,36 +60,7 @@ class Stream:
         self.keys = StreamKeys(self.account_id, self.region, self.kms_key_id)
         self.usage = StreamUsage(self.name, self.arn)
 
-    @property
-    def endpoint_id(self) -> str:
-        """Stable 8-hex id used in this stream's data endpoint host names."""
-        return short_id(self.arn)
-
-    def info(self) -> dict[str, Any]:
-        """The StreamInfo shape of DescribeStream / ListStreams."""
-        out: dict[str, Any] = {}
-        if self.device_name is not None:
-            out["DeviceName"] = self.device_name
-        out["StreamName"] = self.name
-        out["StreamARN"] = self.arn
-        if self.media_type is not None:
-            out["MediaType"] = self.media_type
-        out["KmsKeyId"] = self.kms_key_id
-        out["Version"] = self.version
-        out["Status"] = self.status
-        out["CreationTime"] = self.creation_time
-        out["DataRetentionInHours"] = self.data_retention_hours
-        return out
-
-    def require_active(self) -> None:
-        if self.status != "ACTIVE":
-            raise ResourceInUseException(f"The stream {self.name} is {self.status}, not ACTIVE.")
-
-    def check_version(self, current_version: str | None) -> None:
-        if current_version is not None and current_version != self.version:
-            raise VersionMismatchException(
-                f"The CurrentVersion {current_version} does not match the stream's latest version."
-            )
-
-    def bump_version(self) -> None:
-        self.version = new_version()
+    def require_retention(self, purpose: str) -> None:
+        """Refuse what needs stored media (``purpose``: "Media storage needs") on a stream that keeps none."""
+        if self.data_retention_hours == 0:
+            raise NoDataRetentionException(f"{purpose} a stream that retains data (DataRetentionInHours > 0).")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from ..errors import InvalidArgumentException, TagsPerResourceExceededLimitException
 
 MAX_TAGS = 50
@@ -14,7 +16,8 @@ class TagSet:
         self._tags: dict[str, str] = {}
 
     @staticmethod
-    def check_keys(keys) -> None:
+    def check_keys(keys: Iterable[str]) -> None:
+        """User tag keys must not use the reserved ``aws:`` prefix."""
         for key in keys:
             if key.lower().startswith("aws:"):
                 raise InvalidArgumentException(
@@ -31,7 +34,8 @@ class TagSet:
             )
         self._tags = merged
 
-    def remove(self, keys) -> None:
+    def remove(self, keys: Iterable[str]) -> None:
+        """Drop the tags with these keys (absent ones are ignored)."""
         self.check_keys(keys)
         for key in keys:
             self._tags.pop(key, None)
@@ -43,6 +47,6 @@ class TagSet:
         return len(self._tags)
 
 
-def tag_list_to_dict(tags: list[dict] | None) -> dict[str, str]:
+def tag_list_to_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
     """``[{"Key": k, "Value": v}]`` (channel form) to ``{k: v}``."""
     return {t["Key"]: t["Value"] for t in tags or []}

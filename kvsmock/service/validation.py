@@ -57,23 +57,17 @@ def _check(shape, value: Any, path: str, errors: list[str]) -> None:
     if t == "list":
         if not isinstance(value, list):
             raise SerializationException(f"Expected a list at '{path}'")
-        _check_len(len(value), meta, path, value, errors, "length")
+        _check_bounds(len(value), meta, path, _shown(value), errors, "length")
         for i, item in enumerate(value):
-            if item is None:
-                errors.append(f"Value null at '{path}.{i + 1}.member' failed to satisfy constraint: Member must not be null")
-            else:
-                _check(shape.member, item, f"{path}.{i + 1}.member", errors)
+            _check_member(shape.member, item, f"{path}.{i + 1}.member", errors)
         return
     if t == "map":
         if not isinstance(value, dict):
             raise SerializationException(f"Expected an object at '{path}'")
-        _check_len(len(value), meta, path, value, errors, "length")
+        _check_bounds(len(value), meta, path, _shown(value), errors, "length")
         for k, v in value.items():
             _check(shape.key, k, f"{path}.key", errors)
-            if v is None:
-                errors.append(f"Value null at '{path}.{k}.value' failed to satisfy constraint: Member must not be null")
-            else:
-                _check(shape.value, v, f"{path}.{k}.value", errors)
+            _check_member(shape.value, v, f"{path}.{k}.value", errors)
         return
     if t == "string":
         if not isinstance(value, str):
@@ -85,7 +79,7 @@ def _check(shape, value: Any, path: str, errors: list[str]) -> None:
                 f"Member must satisfy enum value set: [{', '.join(enum)}]"
             )
             return
-        _check_len(len(value), meta, path, value, errors, "length")
+        _check_bounds(len(value), meta, path, _shown(value), errors, "length")
         pattern = meta.get("pattern")
         if pattern and not _compiled(pattern).fullmatch(value):
             errors.append(
@@ -98,16 +92,7 @@ def _check(shape, value: Any, path: str, errors: list[str]) -> None:
             isinstance(value, float) and not value.is_integer()
         ):
             raise SerializationException(f"Expected an integer at '{path}'")
-        if "min" in meta and value < meta["min"]:
-            errors.append(
-                f"Value '{int(value)}' at '{path}' failed to satisfy constraint: "
-                f"Member must have value greater than or equal to {meta['min']}"
-            )
-        if "max" in meta and value > meta["max"]:
-            errors.append(
-                f"Value '{int(value)}' at '{path}' failed to satisfy constraint: "
-                f"Member must have value less than or equal to {meta['max']}"
-            )
+        _check_bounds(int(value), meta, path, str(int(value)), errors, "value")
         return
     if t == "boolean":
         if not isinstance(value, bool):
@@ -124,8 +109,21 @@ def _check(shape, value: Any, path: str, errors: list[str]) -> None:
     # blob and anything else: accept as given.
 
 
-def _check_len(n: int, meta: dict, path: str, value: Any, errors: list[str], what: str) -> None:
-    shown = value if isinstance(value, str) else "[...]"
+def _check_member(shape, value: Any, path: str, errors: list[str]) -> None:
+    """A list item or map value: never null, else checked against its shape."""
+    if value is None:
+        errors.append(f"Value null at '{path}' failed to satisfy constraint: Member must not be null")
+    else:
+        _check(shape, value, path, errors)
+
+
+def _shown(value: Any) -> str:
+    """How a constraint error shows a string, list or map."""
+    return value if isinstance(value, str) else "[...]"
+
+
+def _check_bounds(n: int, meta: dict, path: str, shown: str, errors: list[str], what: str) -> None:
+    """``n`` (a length, or an integer's value) within the shape's min and max."""
     if "min" in meta and n < meta["min"]:
         errors.append(
             f"Value '{shown}' at '{path}' failed to satisfy constraint: "

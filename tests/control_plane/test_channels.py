@@ -116,7 +116,7 @@ def test_create_signaling_channel_reserved_tag(kv):
 
 
 def test_create_signaling_channel_account_limit(kvs, monkeypatch):
-    import kvsmock.service.backend as backend
+    import kvsmock.service.control.channels as backend
 
     monkeypatch.setattr(backend, "channel_limit", lambda region: 1)
     c = kvs.kinesisvideo

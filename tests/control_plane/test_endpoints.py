@@ -3,12 +3,16 @@ it hands out reaching kvsmock (in-process through moto, or the server)."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 
 import botocore.session
 import pytest
+import requests
 from botocore.exceptions import ClientError
+
+from kvsmock import put_media, read_fragments, sample_mkv
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -98,77 +102,118 @@ def test_data_endpoint_bad_api_name(kv):
 
 
 # ------------------------------------------------- data-plane clients reach kvsmock
-def _kvsmock_answered(call, operation: str) -> None:
-    """The call must be answered by kvsmock: a result, or a KVS error carrying a request id.
+START = 1_700_000_000
 
-    Operations kvsmock does not emulate yet answer 501 NotImplemented naming the
-    operation; that is still kvsmock answering (a connection error is not)."""
-    try:
-        out = call()
-    except ClientError as err:
-        meta = err.response["ResponseMetadata"]
-        assert meta["HTTPHeaders"].get("x-amzn-requestid"), err.response
-        code = err.response["Error"]["Code"]
-        if code == "NotImplemented":
-            assert meta["HTTPStatusCode"] == 501
-            assert operation in err.response["Error"]["Message"]
-            assert "kvsmock" in err.response["Error"]["Message"]
-        else:
-            assert code.endswith("Exception"), err.response
-            assert meta["HTTPStatusCode"] in (400, 404), err.response
-        return
-    assert out["ResponseMetadata"]["HTTPStatusCode"] == 200
-    payload = out.get("Payload")
-    if payload is not None:
-        payload.close()
+
+def _stream_with_media(kv, name: str = "cam") -> list[str]:
+    """A stream holding three 2-second fragments (producer time START..START+6); their fragment numbers."""
+    kv.kinesisvideo.create_stream(StreamName=name, DataRetentionInHours=1)
+    acks = put_media(
+        name, media=sample_mkv(duration_s=6, fragment_s=2, start=0), endpoint_url=kv.endpoint_url,
+        session=kv.session(), timecode_type="RELATIVE", producer_start_timestamp=START,
+    )
+    numbers = [a["FragmentNumber"] for a in acks if a["EventType"] == "PERSISTED"]
+    assert len(numbers) == 3
+    return numbers
 
 
 def test_data_plane_clients_reach_kvsmock(kv):
-    c = kv.kinesisvideo
-    c.create_stream(StreamName="cam", DataRetentionInHours=1)
+    """Each data-plane client, on the endpoint GetDataEndpoint named for it, gets its operation's real answer."""
+    numbers = _stream_with_media(kv)
+    producer_range = {
+        "StartTimestamp": dt.datetime.fromtimestamp(START, dt.timezone.utc),
+        "EndTimestamp": dt.datetime.fromtimestamp(START + 6, dt.timezone.utc),
+    }
+
+    out = kv.media("cam").get_media(StreamName="cam", StartSelector={"StartSelectorType": "EARLIEST"})
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 200 and out["ContentType"] == "video/webm"
+    assert [f.fragment_number for f in read_fragments(out["Payload"].read())] == numbers
+
+    listed = kv.archived_media("cam", "LIST_FRAGMENTS").list_fragments(StreamName="cam")["Fragments"]
+    assert sorted(f["FragmentNumber"] for f in listed) == numbers
+
+    payload = kv.archived_media("cam", "GET_MEDIA_FOR_FRAGMENT_LIST").get_media_for_fragment_list(
+        StreamName="cam", Fragments=numbers[1:]
+    )["Payload"].read()
+    assert [f.fragment_number for f in read_fragments(payload)] == numbers[1:]
+
+    clip = kv.archived_media("cam", "GET_CLIP").get_clip(
+        StreamName="cam",
+        ClipFragmentSelector={"FragmentSelectorType": "PRODUCER_TIMESTAMP", "TimestampRange": producer_range},
+    )
+    assert clip["ContentType"] == "video/mp4"
+    assert clip["Payload"].read()[4:8] == b"ftyp"  # an MP4 file
+
+    for api, call, key, resource, opening in (
+        ("GET_HLS_STREAMING_SESSION_URL", "get_hls_streaming_session_url", "HLSStreamingSessionURL",
+         "/hls/v1/getHLSMasterPlaylist.m3u8?SessionToken=", "#EXTM3U"),
+        ("GET_DASH_STREAMING_SESSION_URL", "get_dash_streaming_session_url", "DASHStreamingSessionURL",
+         "/dash/v1/getDASHManifest.mpd?SessionToken=", "<?xml"),
+    ):
+        endpoint = kv.data_endpoint("cam", api)
+        url = getattr(kv.archived_media("cam", api), call)(StreamName="cam")[key]  # LIVE: fragments of the last 30 s
+        assert url.startswith(endpoint.rstrip("/") + resource), url
+        served = requests.get(url, timeout=10)  # the session URL serves its playlist / manifest
+        assert served.status_code == 200 and served.text.startswith(opening), served.text[:200]
+
+    images = kv.archived_media("cam", "GET_IMAGES").get_images(
+        StreamName="cam",
+        ImageSelectorType="PRODUCER_TIMESTAMP",
+        StartTimestamp=producer_range["StartTimestamp"],
+        EndTimestamp=producer_range["EndTimestamp"] - dt.timedelta(seconds=1),
+        SamplingInterval=2000,
+        Format="JPEG",
+    )["Images"]
+    assert [image["TimeStamp"].timestamp() for image in images] == [START, START + 2, START + 4]
+    assert all("Error" not in image and base64.b64decode(image["ImageContent"])[:2] == b"\xff\xd8" for image in images)
+
+
+def _error(call) -> tuple[str, int]:
+    with pytest.raises(ClientError) as e:
+        call()
+    assert e.value.response["ResponseMetadata"]["HTTPHeaders"].get("x-amzn-requestid"), e.value.response
+    return error(e)
+
+
+def test_data_plane_on_a_stream_without_fragments(kv):
+    """What each data-plane operation answers for a stream that exists but holds no media."""
+    kv.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
     now = dt.datetime.now(dt.timezone.utc)
-    hour_ago = now - dt.timedelta(hours=1)
-    media = kv.media("cam")
-    _kvsmock_answered(lambda: media.get_media(StreamName="cam", StartSelector={"StartSelectorType": "NOW"}), "GetMedia")
-    calls = {
-        ("LIST_FRAGMENTS", "ListFragments"): lambda a: a.list_fragments(StreamName="cam"),
-        ("GET_MEDIA_FOR_FRAGMENT_LIST", "GetMediaForFragmentList"): lambda a: a.get_media_for_fragment_list(
-            StreamName="cam", Fragments=["91343852333181432392682062607743920146159169392"]
-        ),
-        ("GET_CLIP", "GetClip"): lambda a: a.get_clip(
+    hour_ago, past = now - dt.timedelta(hours=1), now - dt.timedelta(seconds=1)
+
+    out = kv.media("cam").get_media(StreamName="cam", StartSelector={"StartSelectorType": "NOW"})
+    assert out["ContentType"] == "video/webm" and out["Payload"].read() == b""  # nothing to send, and it ends
+    assert kv.archived_media("cam", "LIST_FRAGMENTS").list_fragments(StreamName="cam")["Fragments"] == []
+    listed = kv.archived_media("cam", "GET_MEDIA_FOR_FRAGMENT_LIST")
+    assert _error(
+        lambda: listed.get_media_for_fragment_list(StreamName="cam", Fragments=["91343852333181432392682062607743920146159169392"])
+    ) == ("ResourceNotFoundException", 404)
+    clip = kv.archived_media("cam", "GET_CLIP")
+    assert _error(
+        lambda: clip.get_clip(
             StreamName="cam",
             ClipFragmentSelector={
                 "FragmentSelectorType": "SERVER_TIMESTAMP",
-                "TimestampRange": {"StartTimestamp": hour_ago, "EndTimestamp": now},
+                "TimestampRange": {"StartTimestamp": hour_ago, "EndTimestamp": past},
             },
-        ),
-        ("GET_HLS_STREAMING_SESSION_URL", "GetHLSStreamingSessionURL"): lambda a: a.get_hls_streaming_session_url(
-            StreamName="cam"
-        ),
-        ("GET_DASH_STREAMING_SESSION_URL", "GetDASHStreamingSessionURL"): lambda a: a.get_dash_streaming_session_url(
-            StreamName="cam"
-        ),
-        ("GET_IMAGES", "GetImages"): lambda a: a.get_images(
-            StreamName="cam",
-            ImageSelectorType="SERVER_TIMESTAMP",
-            StartTimestamp=hour_ago,
-            EndTimestamp=now,
-            SamplingInterval=3000,
-            Format="JPEG",
-        ),
-    }
-    for (api, operation), call in calls.items():
-        client = kv.archived_media("cam", api)
-        _kvsmock_answered(lambda: call(client), operation)
+        )
+    ) == ("ResourceNotFoundException", 404)
+    hls = kv.archived_media("cam", "GET_HLS_STREAMING_SESSION_URL")
+    assert _error(lambda: hls.get_hls_streaming_session_url(StreamName="cam")) == ("ResourceNotFoundException", 404)
+    dash = kv.archived_media("cam", "GET_DASH_STREAMING_SESSION_URL")
+    assert _error(lambda: dash.get_dash_streaming_session_url(StreamName="cam")) == ("ResourceNotFoundException", 404)
+    images = kv.archived_media("cam", "GET_IMAGES").get_images(
+        StreamName="cam", ImageSelectorType="SERVER_TIMESTAMP", StartTimestamp=past - dt.timedelta(seconds=9),
+        EndTimestamp=past, SamplingInterval=3000, Format="JPEG",
+    )["Images"]
+    assert images and all(image["Error"] == "NO_MEDIA" and "ImageContent" not in image for image in images)
 
 
 def test_data_plane_on_unknown_stream_is_not_found(kv):
     kv.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
     client = kv.archived_media("cam")
-    try:
-        client.list_fragments(StreamName="nope")
-    except ClientError as err:
-        # until ListFragments is emulated, kvsmock says so; once it is, the stream is not found
-        assert err.response["Error"]["Code"] in ("ResourceNotFoundException", "NotImplemented")
-    else:
-        pytest.fail("ListFragments on a stream that does not exist succeeded")
+    assert _error(lambda: client.list_fragments(StreamName="nope")) == ("ResourceNotFoundException", 404)
+    media = kv.media("cam")
+    assert _error(
+        lambda: media.get_media(StreamName="nope", StartSelector={"StartSelectorType": "NOW"})
+    ) == ("ResourceNotFoundException", 404)

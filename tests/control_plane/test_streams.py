@@ -143,7 +143,7 @@ def test_create_stream_retention_at_ten_years(kv):
 
 
 def test_create_stream_account_limit(kvs, monkeypatch):
-    import kvsmock.service.backend as backend
+    import kvsmock.service.control.streams as backend
 
     monkeypatch.setattr(backend, "MAX_STREAMS_PER_REGION", 2)
     c = kvs.kinesisvideo

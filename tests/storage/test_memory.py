@@ -9,7 +9,7 @@ import requests
 from conftest_plugin import KvsServer
 from kvsmock import put_media
 from kvsmock.media import ebml
-from kvsmock.media.mkvwriter import Packet, TrackSpec, write_mkv
+from kvsmock.media.matroska import Packet, TrackInfo as TrackSpec, write_mkv
 
 STEP_MINUTES = 20  # retention 1 h: three steps of media are kept at most
 STEPS = 12
