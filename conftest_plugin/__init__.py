@@ -34,6 +34,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import ssl
@@ -257,17 +258,20 @@ class SampleStream:
         self.name, self.arn, self.media, self.acks = name, arn, media, acks
 
 
-_SAMPLE_MEDIA: dict[str, bytes] = {}
+@functools.cache
+def _sample_media() -> bytes:
+    """The sample the ``kvs_stream`` fixture puts (made once per session: PyAV encoding takes a moment)."""
+    from kvsmock import sample_mkv
+
+    return sample_mkv(duration_s=6, fragment_s=2, start=0)  # RELATIVE
 
 
 @pytest.fixture
 def kvs_stream(kvs):
     """A fresh stream holding 6 seconds of sample video (three 2-second fragments)."""
-    from kvsmock import put_media, sample_mkv
+    from kvsmock import put_media
 
-    media = _SAMPLE_MEDIA.get("default")
-    if media is None:
-        media = _SAMPLE_MEDIA["default"] = sample_mkv(duration_s=6, fragment_s=2, start=0)  # RELATIVE
+    media = _sample_media()
     name = "kvsmock-sample-stream"
     arn = kvs.kinesisvideo.create_stream(StreamName=name, DataRetentionInHours=24, MediaType="video/h264")["StreamARN"]
     acks = put_media(name, media=media, region_name=kvs.region_name, timecode_type="RELATIVE")

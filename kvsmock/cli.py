@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 
+from .api.request import DEFAULT_GET_MEDIA_IDLE_TIMEOUT
+
 
 def _cert_files(args: argparse.Namespace) -> tuple[str, str] | None:
     """The user's own certificate and key, if given (checked to exist)."""
@@ -61,10 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument(
         "--get-media-idle-timeout",
         type=float,
+        default=DEFAULT_GET_MEDIA_IDLE_TIMEOUT,
         metavar="SECONDS",
         help="a GetMedia that has caught up keeps streaming new fragments while a PutMedia connection is open "
         "on the stream (up to the 45-minute session limit); with none open it ends this many seconds after "
-        "catching up, unless a fragment arrives or a producer connects first (default 3)",
+        "catching up, unless a fragment arrives or a producer connects first (default %(default)g)",
     )
     server.add_argument("--log-level", default="WARNING", help="Python log level (default WARNING)")
     sub.add_parser(
@@ -81,13 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         # werkzeug sets its own logger to INFO (a line per request) unless told otherwise;
         # --log-level governs it too.
         logging.getLogger("werkzeug").setLevel(args.log_level.upper())
-        from .api.get_media import SETTINGS
         from .server.run import serve
 
-        if args.get_media_idle_timeout is not None:
-            if args.get_media_idle_timeout <= 0:
-                raise SystemExit("kvsmock: --get-media-idle-timeout must be positive")
-            SETTINGS["get_media_idle_timeout"] = args.get_media_idle_timeout
+        if args.get_media_idle_timeout <= 0:
+            raise SystemExit("kvsmock: --get-media-idle-timeout must be positive")
         if args.signaling_port is not None and not 0 <= args.signaling_port <= 65535:
             raise SystemExit("kvsmock: --signaling-port must be from 0 to 65535")
         if args.signaling_port is not None and args.signaling_port and args.signaling_port == args.port:
@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             cert_files=_cert_files(args),
             signaling_port=args.signaling_port,
             signaling_public_url=args.signaling_public_url,
+            get_media_idle_timeout=args.get_media_idle_timeout,
         )
     if args.command == "ca-path":
         from .server.certificates import load_or_create_ca

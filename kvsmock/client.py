@@ -57,7 +57,8 @@ def _epoch(value: datetime | float | int | Decimal | None) -> str:
 def parse_acks(text: str) -> list[dict[str, Any]]:
     """ACK events from a PutMedia response body (JSON objects, one after another)."""
     decoder = json.JSONDecoder()
-    events, pos = [], 0
+    events: list[dict[str, Any]] = []
+    pos = 0
     while True:
         while pos < len(text) and text[pos] in " \r\n\t":
             pos += 1

@@ -3,6 +3,12 @@
 All time in kvsmock comes from :func:`now`. It reads ``time.time()`` at call
 time, so freezegun (which replaces ``time.time``) moves kvsmock's time just
 as it moves moto's. The server can move its clock further with an offset.
+
+The offset is process-wide by design, like freezegun's clock it adds to:
+there is one emulator clock, which every backend, the server and the
+in-process mocks read, so no two accounts or regions disagree on "now".
+It is no backend state, so moto's reset leaves it alone; the server's
+``/_kvsmock/reset`` and the pytest fixtures put it back explicitly.
 """
 
 from __future__ import annotations
@@ -63,4 +69,5 @@ def reset() -> None:
 
 
 def offset() -> float:
+    """Seconds the clock is ahead of ``time.time()`` (negative: behind)."""
     return _offset

@@ -7,7 +7,7 @@ shape (``x-amzn-ErrorType`` header, ``{"Message": ...}`` body, status).
 
 from __future__ import annotations
 
-from .media.fragmenter import ErrorId  # PutMedia ErrorIds; their names are the ErrorCode strings
+from .media.put_media.error_ids import ErrorId  # PutMedia ErrorIds; their names are the ErrorCode strings
 
 
 class KvsError(Exception):

@@ -7,6 +7,7 @@ from typing import Any
 from ..errors import InvalidArgumentException, ResourceNotFoundException
 from ..service.backend import KinesisVideoService
 from ..service.pagination import paginate
+from .control_plane import page_members
 from .get_media import StoppedByError, media_chunks
 from .request import ApiRequest, ApiResponse
 
@@ -25,13 +26,10 @@ def list_fragments(backend: KinesisVideoService, req: ApiRequest, params: dict[s
             raise InvalidArgumentException("EndTimestamp must not be earlier than StartTimestamp.")
         producer = selector["FragmentSelectorType"] == "PRODUCER_TIMESTAMP"
         fragments = [f for f in stream.store.in_range(start, end, producer) if f.persisted]
-    page, token = paginate(
+    page = paginate(
         fragments, lambda f: f.number, params.get("MaxResults", DEFAULT_LIST_FRAGMENTS), params.get("NextToken"), "fragments"
     )
-    out: dict[str, Any] = {"Fragments": [f.list_entry() for f in page]}
-    if token:
-        out["NextToken"] = token
-    return out
+    return page_members("Fragments", page, lambda f: f.list_entry())
 
 
 def get_media_for_fragment_list(

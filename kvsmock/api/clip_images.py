@@ -115,7 +115,8 @@ def _clip_fragments(stream: Stream, producer: bool, start: float, end: float) ->
     selected = _ordered(list(stream.store.in_range(start, end, producer)), producer)
     if not selected:
         raise ResourceNotFoundException(NO_FRAGMENTS)
-    clip, total = [], 0
+    clip: list[StoredFragment] = []
+    total = 0
     for f in selected:
         if len(clip) == MAX_CLIP_FRAGMENTS:
             break

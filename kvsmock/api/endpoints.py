@@ -4,7 +4,8 @@ In-process they are moto-style host names under ``kinesisvideo.{region}``
 (which moto's interception routes back to kvsmock); in the server they are
 the server's own base URL, so a client that follows them stays on it.
 The WSS signaling endpoint is the signaling server's own address whenever
-one runs in this process (the server's, or one a test started in-process).
+one runs in this process (the server's, or one a test started in-process):
+:data:`running_signaling` says which.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _LIVE_APIS = {"PUT_MEDIA", "GET_MEDIA"}
 
 @dataclass(frozen=True)
 class SignalingAddress:
-    """Where a running signaling server is reached (set by :mod:`kvsmock.signaling` while it runs)."""
+    """Where a running signaling server is reached (it adds itself to :data:`running_signaling`)."""
 
     #: ``ws`` or ``wss``.
     scheme: str
@@ -36,26 +37,41 @@ class SignalingAddress:
     ice_port: int | None = None
 
 
-_signaling_lock = threading.Lock()
-_signaling: list[SignalingAddress] = []
+class RunningSignaling:
+    """The signaling servers running in this process, newest last; the newest is the one handed out.
+
+    Process-wide on purpose: moto's interception serves every in-process
+    request of the process, so a signaling server started in-process (the
+    ``kvs_signaling`` fixture, :func:`kvsmock.signaling.start_signaling_server`)
+    is what every GetSignalingChannelEndpoint (WSS) and GetIceServerConfig of
+    the process points at while it runs; a ``kvsmock server`` process runs
+    exactly one. It is no backend state: one signaling server serves every
+    account and region, and outlives moto's reset. A
+    :class:`~kvsmock.signaling.SignalingServer` adds its address when it has
+    started and removes it when it stops.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._addresses: list[SignalingAddress] = []
+
+    def add(self, address: SignalingAddress) -> None:
+        with self._lock:
+            self._addresses.append(address)
+
+    def remove(self, address: SignalingAddress) -> None:
+        with self._lock:
+            if address in self._addresses:
+                self._addresses.remove(address)
+
+    def current(self) -> SignalingAddress | None:
+        """The signaling server WSS endpoints point at, if one runs in this process."""
+        with self._lock:
+            return self._addresses[-1] if self._addresses else None
 
 
-def register_signaling(address: SignalingAddress) -> None:
-    """A signaling server started: WSS endpoints point at it (the latest one wins)."""
-    with _signaling_lock:
-        _signaling.append(address)
-
-
-def unregister_signaling(address: SignalingAddress) -> None:
-    with _signaling_lock:
-        if address in _signaling:
-            _signaling.remove(address)
-
-
-def active_signaling() -> SignalingAddress | None:
-    """The signaling server WSS endpoints point at, if one runs in this process."""
-    with _signaling_lock:
-        return _signaling[-1] if _signaling else None
+#: The registry of this process (see :class:`RunningSignaling`).
+running_signaling = RunningSignaling()
 
 
 def _url_host(host: str) -> str:
@@ -75,7 +91,7 @@ def signaling_ws_url(req: ApiRequest, running: SignalingAddress) -> str:
 
 def ice_address(req: ApiRequest) -> tuple[str, int] | None:
     """Host and port for GetIceServerConfig's URIs: the running server's responder, if any."""
-    running = active_signaling()
+    running = running_signaling.current()
     if running is None or running.ice_port is None:
         return None
     host = running.ice_host
@@ -102,7 +118,7 @@ def data_endpoint(req: ApiRequest, resource_id: str, region: str, api_name: str)
 
 
 def signaling_endpoint(req: ApiRequest, resource_id: str, region: str, protocol: str, role: str) -> str:
-    running = active_signaling()
+    running = running_signaling.current()
     if protocol == "WSS" and running is not None:
         # One endpoint for both roles: a connection with X-Amz-ClientId is a viewer's.
         return signaling_ws_url(req, running)

@@ -6,8 +6,9 @@ new fragments. In-process a call returns what is stored when it is made.
 When a live GetMedia ends
     It keeps tailing while a PutMedia connection is open on the stream (a
     producer that is connected may send more). Once it has caught up and no
-    PutMedia connection is open, it ends ``SETTINGS["get_media_idle_timeout"]``
-    seconds later (3 by default; ``None``: only the session limit ends it),
+    PutMedia connection is open, it ends ``req.get_media_idle_timeout``
+    seconds later (the server's ``--get-media-idle-timeout``, 3 by default;
+    ``None``: only the session limit ends it),
     unless a new fragment or a new PutMedia connection comes first; the time
     starts again after either. It also ends at the 45-minute session limit,
     when the stream is deleted, and as soon as the client has gone (checked
@@ -28,14 +29,8 @@ from ..service.fragments import StoredFragment, index_at_timestamp, millis_behin
 from ..service.streams import Stream
 from .request import ApiRequest, ApiResponse
 
-#: Server settings, set by the server at start-up.
-SETTINGS = {
-    # Seconds a caught-up GetMedia waits, while no PutMedia connection is open on the stream,
-    # before it ends (None: it waits up to the session limit).
-    "get_media_idle_timeout": 3.0,
-    # The longest a GetMedia connection may stay open.
-    "session_limit_seconds": 45 * 60,
-}
+#: The longest a GetMedia connection may stay open.
+SESSION_LIMIT_SECONDS = 45 * 60
 #: Seconds between checks, while a GetMedia waits for fragments, that its client is still connected.
 CLIENT_CHECK_SECONDS = 0.5
 
@@ -120,19 +115,21 @@ def get_media(backend: KinesisVideoService, req: ApiRequest, params: dict[str, A
         stream, GET_MEDIA, backend.lock,
         f"The stream {stream.name} already has {LIMITS[GET_MEDIA]} GetMedia connections.",
     )
-    return ApiResponse(200, headers, _tail(stream, after, req.client_gone), on_close=claim.let_go)
+    tail = _tail(stream, after, req.get_media_idle_timeout, req.client_gone)
+    return ApiResponse(200, headers, tail, on_close=claim.let_go)
 
 
-def _tail(stream: Stream, after: str, client_gone: Callable[[], bool] | None = None) -> Iterator[bytes]:
+def _tail(
+    stream: Stream, after: str, idle_limit: float | None, client_gone: Callable[[], bool] | None = None
+) -> Iterator[bytes]:
     """Chunks of the fragments numbered above ``after``, then new ones as they arrive (server mode).
 
     Ends as the module docstring says: idle (caught up, no PutMedia
-    connection) for the idle timeout, the session limit, the stream gone,
-    or ``client_gone()``.
+    connection) for ``idle_limit`` seconds, the session limit, the stream
+    gone, or ``client_gone()``.
     """
     store = stream.store
     opened = clock.now()
-    idle_limit = SETTINGS["get_media_idle_timeout"]
     yield b""
     idle_since = time.monotonic()
     while True:
@@ -147,7 +144,7 @@ def _tail(stream: Stream, after: str, client_gone: Callable[[], bool] | None = N
             idle_since = time.monotonic()
         if stream.status != "ACTIVE":
             return
-        wait = SETTINGS["session_limit_seconds"] - (clock.now() - opened)
+        wait = SESSION_LIMIT_SECONDS - (clock.now() - opened)
         if wait <= 0:
             return
         producers = stream.put_media_connections

@@ -43,6 +43,7 @@ from ..errors import KmsKeyError, KvsError
 from ..service import deliveries, encryption
 from ..service.backend import KinesisVideoService
 from ..service.identifiers import check_region
+from ..service.signaling import metering as signaling_metering
 from .dispatch import handle
 from .request import ApiRequest, ApiResponse, headers_from
 
@@ -67,7 +68,7 @@ class KinesisVideoBackend(BaseBackend, KinesisVideoService):
         super().reset()
 
     @property
-    def urls(self) -> dict[str, Any]:  # type: ignore[override]
+    def urls(self) -> dict[str, Any]:
         handler = moto_handler
         urls: dict[str, Any] = {}
         for base in _ALL_URL_BASES:
@@ -136,7 +137,8 @@ def _request_body(request: Any) -> bytes:
     return bytes(body)
 
 
-#: Streamed request bodies on their way from the patched interception to :func:`moto_handler`.
+#: Streamed request bodies on their way from the patched interception to :func:`moto_handler`
+#: (process-wide like the interception itself; each entry lives for one request).
 _HANDED_OFF: dict[str, Any] = {}
 _HAND_OFF_HEADER = "x-kvsmock-streamed-body"
 _hand_off_ids = itertools.count(1)
@@ -265,8 +267,16 @@ def reset_all() -> None:
 
 
 # ----------------------------------------------------------------- install
-_installed = False
+# install() and uninstall() change moto for the whole process, as moto's own patching does
+# (its backends and its interception belong to the process); whether kvsmock is installed is
+# read from moto itself, not kept beside it.
 _install_lock = threading.Lock()
+
+
+def _installed() -> bool:
+    import moto.kinesisvideo
+
+    return getattr(moto.kinesisvideo, "kinesisvideo_backends", None) is kinesisvideo_backends
 
 
 def _join_iterable_body(original):
@@ -288,31 +298,36 @@ def _join_iterable_body(original):
         finally:
             _HANDED_OFF.pop(request.headers.get(_HAND_OFF_HEADER, ""), None)
 
-    get_response._kvsmock_patched = True  # type: ignore[attr-defined]
+    get_response._kvsmock_patched = True
     return get_response
 
 
 def install() -> None:
-    """Make moto serve KVS from kvsmock (idempotent)."""
-    global _installed
+    """Make moto serve KVS from kvsmock, for the whole process (idempotent; ``import kvsmock`` calls it).
+
+    * moto's ``kinesisvideo`` and ``kinesisvideoarchivedmedia`` backends become
+      :data:`kinesisvideo_backends`;
+    * the service layer reaches KMS, SNS and S3 through moto's backends
+      (:class:`MotoKms` as the key provider of :mod:`kvsmock.service.encryption`,
+      :class:`MotoDeliveries` as the delivery target of :mod:`kvsmock.service.deliveries`);
+    * relayed signaling messages are metered on their channel (:func:`count_signaling`);
+    * moto's ``requests`` interception lets streamed bodies through (:func:`_join_iterable_body`).
+    """
     with _install_lock:
-        if _installed:
+        if _installed():
             return
         import moto.kinesisvideo
         import moto.kinesisvideoarchivedmedia
 
-        moto.kinesisvideo.kinesisvideo_backends = kinesisvideo_backends  # type: ignore[attr-defined]
-        moto.kinesisvideoarchivedmedia.kinesisvideoarchivedmedia_backends = kinesisvideo_backends  # type: ignore[attr-defined]
+        moto.kinesisvideo.kinesisvideo_backends = kinesisvideo_backends
+        moto.kinesisvideoarchivedmedia.kinesisvideoarchivedmedia_backends = kinesisvideo_backends
         encryption.set_key_provider(MotoKms())
         deliveries.set_delivery_target(MotoDeliveries())
-        from ..service import signaling as signaling_service
-
-        if count_signaling not in signaling_service.usage_hooks:
-            signaling_service.usage_hooks.append(count_signaling)
+        if count_signaling not in signaling_metering.usage_hooks:
+            signaling_metering.usage_hooks.append(count_signaling)
         cb = custom_responses_mock.CallbackResponse
         if not getattr(cb.get_response, "_kvsmock_patched", False):
             cb.get_response = _join_iterable_body(cb.get_response)  # type: ignore[method-assign]
-        _installed = True
 
 
 def mock_kinesisvideo(func: Any = None, config: Any = None):
@@ -340,19 +355,23 @@ def moto_request_handler():
 
 
 def uninstall() -> None:
-    """Give moto back its own kinesisvideo backends (used by the benchmarks to compare)."""
-    global _installed
+    """Undo :func:`install` (used by the benchmarks to compare with moto's own kinesisvideo).
+
+    moto's interception keeps the streamed-body patch, which changes nothing for other hosts.
+    """
     with _install_lock:
-        if not _installed:
+        if not _installed():
             return
         import moto.kinesisvideo
         import moto.kinesisvideo.models
         import moto.kinesisvideoarchivedmedia
         import moto.kinesisvideoarchivedmedia.models
 
-        moto.kinesisvideo.kinesisvideo_backends = moto.kinesisvideo.models.kinesisvideo_backends  # type: ignore[attr-defined]
-        moto.kinesisvideoarchivedmedia.kinesisvideoarchivedmedia_backends = (  # type: ignore[attr-defined]
+        moto.kinesisvideo.kinesisvideo_backends = moto.kinesisvideo.models.kinesisvideo_backends
+        moto.kinesisvideoarchivedmedia.kinesisvideoarchivedmedia_backends = (
             moto.kinesisvideoarchivedmedia.models.kinesisvideoarchivedmedia_backends
         )
         encryption.set_key_provider(encryption.LocalKeys())
-        _installed = False
+        deliveries.set_delivery_target(deliveries.NoDeliveries())
+        if count_signaling in signaling_metering.usage_hooks:
+            signaling_metering.usage_hooks.remove(count_signaling)

@@ -31,21 +31,20 @@ from .request import ApiRequest, ApiResponse, BackendLookup
 
 log = logging.getLogger("kvsmock")
 
-#: Server settings.
-SETTINGS = {
-    # Seconds between IDLE ACKs while a PutMedia connection is quiet.
-    "idle_interval": 2.0,
-    # Seconds without data after which the service closes a PutMedia request.
-    "idle_close": 30.0,
-}
+#: Seconds between IDLE ACKs while a PutMedia connection is quiet.
+IDLE_ACK_INTERVAL = 2.0
+#: Seconds without data after which the service closes a PutMedia request (spec 1.7).
+IDLE_CLOSE_SECONDS = 30.0
 
 
 def _target(req: ApiRequest) -> dict[str, str]:
     name = req.headers.get("x-amzn-stream-name")
     arn = req.headers.get("x-amzn-stream-arn")
-    if bool(name) == bool(arn):
-        raise InvalidArgumentException("Send exactly one of the x-amzn-stream-name and x-amzn-stream-arn headers.")
-    return {"StreamName": name} if name else {"StreamARN": arn}
+    if name and not arn:
+        return {"StreamName": name}
+    if arn and not name:
+        return {"StreamARN": arn}
+    raise InvalidArgumentException("Send exactly one of the x-amzn-stream-name and x-amzn-stream-arn headers.")
 
 
 def _timecode_settings(req: ApiRequest) -> tuple[str, Decimal]:
@@ -79,6 +78,13 @@ def upload_acks(
     with INTERNAL_ERROR. Once ``stopped()`` (the connection was closed for
     idleness) nothing more is fed and the body is not finished.
     """
+    try:
+        yield from _feed(session, pieces, stopped)
+    finally:
+        session.finish()  # the deliveries it owes are made before the response ends
+
+
+def _feed(session: PutMediaSession, pieces: Iterable[bytes], stopped: Callable[[], bool]) -> Iterator[dict[str, Any]]:
     body = iter(pieces)
     while not session.ended:
         try:
@@ -147,9 +153,9 @@ def _streamed_acks(session: PutMediaSession, req: ApiRequest, claim: ConnectionC
         yield b""  # send the 200 and headers at once, as the service does
         while True:
             try:
-                event = events.get(timeout=SETTINGS["idle_interval"])
+                event = events.get(timeout=IDLE_ACK_INTERVAL)
             except queue.Empty:
-                if clock.now() - last_data[0] >= SETTINGS["idle_close"]:
+                if clock.now() - last_data[0] >= IDLE_CLOSE_SECONDS:
                     return
                 yield _ack_line(session.idle())
                 continue

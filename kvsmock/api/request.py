@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 _HOST_REGION = re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com")
+#: Seconds a caught-up live GetMedia waits while no producer is connected (``--get-media-idle-timeout``).
+DEFAULT_GET_MEDIA_IDLE_TIMEOUT = 3.0
 
 
 @dataclass
@@ -40,6 +42,9 @@ class ApiRequest:
     #: Set by the server: true once the client has closed (or reset) its connection.
     #: Long waits (a caught-up GetMedia) check it so that a departed client frees its slot.
     client_gone: Callable[[], bool] | None = None
+    #: Set by the server (``--get-media-idle-timeout``): seconds a caught-up live GetMedia keeps
+    #: waiting while no PutMedia connection is open on its stream (None: up to the session limit).
+    get_media_idle_timeout: float | None = DEFAULT_GET_MEDIA_IDLE_TIMEOUT
 
     @property
     def path(self) -> str:

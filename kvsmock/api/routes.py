@@ -2,60 +2,49 @@
 
 The paths come from botocore's models (:data:`kvsmock.api.dispatch.ROUTES`
 maps each path to its operation); this table maps each operation to its
-handler. Control-plane operations that only need the backend call its
-method of the same name; the rest have handlers of their own.
+handler. Control-plane operations are answered by :mod:`kvsmock.api.control_plane`
+(which calls the backend method of the same name and shapes its result);
+the rest have handlers of their own.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
-from ..service.backend import KinesisVideoService
 from . import archived_media, clip_images, control_plane, get_media, put_media, signaling, streaming
-from .request import ApiRequest, Handler, RawHandler
-
-
-def _backend(method: Callable[[KinesisVideoService, dict[str, Any]], dict[str, Any]]) -> Handler:
-    """A handler that answers with the backend method's result."""
-
-    def handler(backend: KinesisVideoService, req: ApiRequest, params: dict[str, Any]) -> dict[str, Any]:
-        return method(backend, params)
-
-    return handler
+from .request import Handler, RawHandler
 
 
 #: Operation name -> handler(backend, request, params), for every operation of the five KVS services.
 HANDLERS: dict[str, Handler] = {
-    "CreateSignalingChannel": _backend(KinesisVideoService.create_signaling_channel),
-    "CreateStream": _backend(KinesisVideoService.create_stream),
-    "DeleteEdgeConfiguration": _backend(KinesisVideoService.delete_edge_configuration),
-    "DeleteSignalingChannel": _backend(KinesisVideoService.delete_signaling_channel),
-    "DeleteStream": _backend(KinesisVideoService.delete_stream),
-    "DescribeEdgeConfiguration": _backend(KinesisVideoService.describe_edge_configuration),
-    "DescribeImageGenerationConfiguration": _backend(KinesisVideoService.describe_image_generation_configuration),
-    "DescribeMappedResourceConfiguration": _backend(KinesisVideoService.describe_mapped_resource_configuration),
-    "DescribeMediaStorageConfiguration": _backend(KinesisVideoService.describe_media_storage_configuration),
-    "DescribeNotificationConfiguration": _backend(KinesisVideoService.describe_notification_configuration),
-    "DescribeSignalingChannel": _backend(KinesisVideoService.describe_signaling_channel),
-    "DescribeStream": _backend(KinesisVideoService.describe_stream),
-    "DescribeStreamStorageConfiguration": _backend(KinesisVideoService.describe_stream_storage_configuration),
-    "ListEdgeAgentConfigurations": _backend(KinesisVideoService.list_edge_agent_configurations),
-    "ListSignalingChannels": _backend(KinesisVideoService.list_signaling_channels),
-    "ListStreams": _backend(KinesisVideoService.list_streams),
-    "ListTagsForResource": _backend(KinesisVideoService.list_tags_for_resource),
-    "ListTagsForStream": _backend(KinesisVideoService.list_tags_for_stream),
-    "StartEdgeConfigurationUpdate": _backend(KinesisVideoService.start_edge_configuration_update),
-    "TagResource": _backend(KinesisVideoService.tag_resource),
-    "TagStream": _backend(KinesisVideoService.tag_stream),
-    "UntagResource": _backend(KinesisVideoService.untag_resource),
-    "UntagStream": _backend(KinesisVideoService.untag_stream),
-    "UpdateDataRetention": _backend(KinesisVideoService.update_data_retention),
-    "UpdateImageGenerationConfiguration": _backend(KinesisVideoService.update_image_generation_configuration),
-    "UpdateMediaStorageConfiguration": _backend(KinesisVideoService.update_media_storage_configuration),
-    "UpdateNotificationConfiguration": _backend(KinesisVideoService.update_notification_configuration),
-    "UpdateSignalingChannel": _backend(KinesisVideoService.update_signaling_channel),
-    "UpdateStream": _backend(KinesisVideoService.update_stream),
-    "UpdateStreamStorageConfiguration": _backend(KinesisVideoService.update_stream_storage_configuration),
+    "CreateSignalingChannel": control_plane.create_signaling_channel,
+    "CreateStream": control_plane.create_stream,
+    "DeleteEdgeConfiguration": control_plane.delete_edge_configuration,
+    "DeleteSignalingChannel": control_plane.delete_signaling_channel,
+    "DeleteStream": control_plane.delete_stream,
+    "DescribeEdgeConfiguration": control_plane.describe_edge_configuration,
+    "DescribeImageGenerationConfiguration": control_plane.describe_image_generation_configuration,
+    "DescribeMappedResourceConfiguration": control_plane.describe_mapped_resource_configuration,
+    "DescribeMediaStorageConfiguration": control_plane.describe_media_storage_configuration,
+    "DescribeNotificationConfiguration": control_plane.describe_notification_configuration,
+    "DescribeSignalingChannel": control_plane.describe_signaling_channel,
+    "DescribeStream": control_plane.describe_stream,
+    "DescribeStreamStorageConfiguration": control_plane.describe_stream_storage_configuration,
+    "ListEdgeAgentConfigurations": control_plane.list_edge_agent_configurations,
+    "ListSignalingChannels": control_plane.list_signaling_channels,
+    "ListStreams": control_plane.list_streams,
+    "ListTagsForResource": control_plane.list_tags_for_resource,
+    "ListTagsForStream": control_plane.list_tags_for_stream,
+    "StartEdgeConfigurationUpdate": control_plane.start_edge_configuration_update,
+    "TagResource": control_plane.tag_resource,
+    "TagStream": control_plane.tag_stream,
+    "UntagResource": control_plane.untag_resource,
+    "UntagStream": control_plane.untag_stream,
+    "UpdateDataRetention": control_plane.update_data_retention,
+    "UpdateImageGenerationConfiguration": control_plane.update_image_generation_configuration,
+    "UpdateMediaStorageConfiguration": control_plane.update_media_storage_configuration,
+    "UpdateNotificationConfiguration": control_plane.update_notification_configuration,
+    "UpdateSignalingChannel": control_plane.update_signaling_channel,
+    "UpdateStream": control_plane.update_stream,
+    "UpdateStreamStorageConfiguration": control_plane.update_stream_storage_configuration,
     "GetDataEndpoint": control_plane.get_data_endpoint,
     "GetSignalingChannelEndpoint": control_plane.get_signaling_channel_endpoint,
     # kinesis-video-media

@@ -32,7 +32,7 @@ from ..errors import (
 from ..service.backend import KinesisVideoService
 from ..service.channels import SignalingChannel
 from ..service.identifiers import parse_arn
-from ..service.signaling import hub_for
+from ..service.signaling.hub import hub_for
 from .endpoints import ice_address
 from .request import ApiRequest, ApiResponse
 

@@ -35,24 +35,19 @@ from ..errors import (
     NotAuthorizedException,
     ResourceNotFoundException,
 )
+from ..media.codecs import codec_string
+from ..media.matroska.clusters import cluster_timecode
 from ..media.playlists import DashTrack, dash_manifest, hls_master_playlist, hls_media_playlist
-from ..media.segments import Fmp4Segment, SegmentError, cluster_timecode, codec_string, fmp4_segment, ts_segment
+from ..media.segments import Fmp4Segment, SegmentError, fmp4_segment, ts_segment
 from ..service.archive import as_mkv, same_tracks
 from ..service.backend import KinesisVideoService
 from ..service.fragments import StoredFragment
-from ..service.sessions import (
-    DASH,
-    G711,
-    HLS,
-    MPEG_TS,
-    ON_DEMAND,
-    StreamingSession,
-    TrackDescription,
-    check_codecs,
-    new_session,
-    segment_shift,
-    token_scope,
-)
+from ..service.playback.codecs import G711, check_codecs
+from ..service.playback.creation import new_session
+from ..service.playback.options import DASH, HLS, MPEG_TS, ON_DEMAND
+from ..service.playback.session import StreamingSession, TrackDescription
+from ..service.playback.timing import segment_shift
+from ..service.playback.tokens import token_scope
 from ..service.streams import Stream
 from .endpoints import data_endpoint
 from .request import ApiRequest, ApiResponse, BackendLookup

@@ -21,7 +21,7 @@ def request_handler(base: type) -> type:
       while parsing the headers is left out.
     """
 
-    class KvsRequestHandler(base):  # type: ignore[valid-type, misc]
+    class KvsRequestHandler(base):
         def make_environ(self) -> dict:
             environ = super().make_environ()
             environ["wsgi.url_scheme"] = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"

@@ -4,8 +4,9 @@ A TLS connection opens with a handshake record (first byte ``0x16``); a
 plain HTTP request opens with a method name. The server peeks at that byte
 without consuming it and wraps the socket in TLS only when the client
 started a handshake, so ``http://`` and ``https://`` both work on the same
-address (as LocalStack's single port does). The WebRTC signaling server
-makes the same choice for ``ws://`` and ``wss://``.
+address (as LocalStack's single port does). The WebRTC signaling endpoint
+makes the same choice for ``ws://`` and ``wss://``
+(:mod:`kvsmock.server.ws_one_port`).
 """
 
 from __future__ import annotations

@@ -15,10 +15,13 @@ import threading
 from pathlib import Path
 
 from ..api.moto_glue import install, moto_request_handler
+from ..api.request import DEFAULT_GET_MEDIA_IDLE_TIMEOUT
+from .addresses import listening_url
 from .app import KvsServerApp
 from .certificates import local_ca_context, server_context
 from .handler import request_handler
 from .one_port import OnePortServer
+from .signaling_endpoint import SignalingServer
 
 #: The credentials the banner suggests: any will do, kvsmock does not check signatures.
 SUGGESTED_CREDENTIALS = "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
@@ -29,11 +32,26 @@ def build_server(
     port: int = 4567,
     public_url: str | None = None,
     tls_context: ssl.SSLContext | None = None,
+    get_media_idle_timeout: float | None = DEFAULT_GET_MEDIA_IDLE_TIMEOUT,
 ) -> OnePortServer:
-    """A ready (bound, not yet serving) server with kvsmock's app; HTTPS too on the same port with a TLS context."""
+    """A ready (bound, not yet serving) server with kvsmock's app; HTTPS too on the same port with a TLS context.
+
+    The caller closes its app (``server.app.close()``) after ``server_close()``.
+    """
+    return _app_and_server(host, port, public_url, tls_context, get_media_idle_timeout)[1]
+
+
+def _app_and_server(
+    host: str, port: int, public_url: str | None, tls_context: ssl.SSLContext | None, get_media_idle_timeout: float | None
+) -> tuple[KvsServerApp, OnePortServer]:
+    """kvsmock's app and the bound one-port server serving it (the app is closed again if binding fails)."""
     install()
-    app = KvsServerApp(public_url=public_url)
-    return OnePortServer(host, port, app, request_handler(moto_request_handler()), tls_context)
+    app = KvsServerApp(public_url=public_url, get_media_idle_timeout=get_media_idle_timeout)
+    try:
+        return app, OnePortServer(host, port, app, request_handler(moto_request_handler()), tls_context)
+    except BaseException:
+        app.close()
+        raise
 
 
 def tls_setup(
@@ -65,21 +83,19 @@ def serve(
     cert_files: tuple[str, str] | None = None,
     signaling_port: int | None = None,
     signaling_public_url: str | None = None,
+    get_media_idle_timeout: float | None = DEFAULT_GET_MEDIA_IDLE_TIMEOUT,
 ) -> int:
     """Serve until SIGINT or SIGTERM; returns the exit code."""
-    from ..signaling import SignalingServer
-
     context, ca_file = tls_setup(tls, host, cert_files, public_url, signaling_public_url)
-    server = build_server(host, port, public_url, context)
-    shown_host = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host
-    shown_host = f"[{shown_host}]" if ":" in shown_host else shown_host
-    url = f"http://{shown_host}:{server.server_port}"
+    app, server = _app_and_server(host, port, public_url, context, get_media_idle_timeout)
+    url = listening_url("http", host, server.server_port)
     wanted = default_signaling_port(port) if signaling_port is None else signaling_port
     signaling = SignalingServer(host, wanted, ssl_context=context, public_url=signaling_public_url)
     try:
         signaling.start()
     except OSError as exc:
         server.server_close()
+        app.close()
         if exc.errno == errno.EADDRINUSE:
             print(
                 f"kvsmock: the signaling port {wanted} is in use; choose another with --signaling-port "
@@ -115,7 +131,7 @@ def serve(
         server.serve_forever()
     finally:
         signaling.stop()
-        server.app.close()  # stops the retention sweep
         server.server_close()
+        app.close()  # stops the retention sweep
     print("kvsmock server stopped", file=sys.stderr, flush=True)
     return 0

@@ -16,7 +16,7 @@ import selectors
 import socket
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 log = logging.getLogger("kvsmock.server")
 
@@ -68,7 +68,7 @@ class WaitingRoom:
                     except BlockingIOError:
                         pass
                     continue
-                sock, address = key.fileobj, key.data
+                sock, address = cast(socket.socket, key.fileobj), key.data
                 self._selector.unregister(sock)
                 del deadlines[sock]
                 self._hand_over(sock, address)

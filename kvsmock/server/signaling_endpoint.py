@@ -1,9 +1,10 @@
-"""The WebSocket signaling endpoint, served from a background thread.
+"""The WebRTC signaling endpoint (WebSocket), served from a background thread.
 
-One asyncio loop in its own thread runs a ``websockets`` server and the
-loopback STUN/TURN responder of :mod:`kvsmock.signaling.ice`. The rules are
-the service layer's (:mod:`kvsmock.service.signaling`); this module only
-carries them over WebSocket:
+One asyncio loop in its own thread runs a ``websockets`` server (WS and WSS
+on one port: :mod:`kvsmock.server.ws_one_port`) and the loopback STUN/TURN
+responder of :mod:`kvsmock.server.ice_responder`. The rules are the service
+layer's (:mod:`kvsmock.service.signaling`); this module only carries them
+over WebSocket:
 
 * the opening handshake reads ``X-Amz-ChannelARN`` and, for a viewer,
   ``X-Amz-ClientId`` from the query string (a connection with a ClientId is
@@ -29,6 +30,7 @@ import asyncio
 import json
 import logging
 import socket
+import ssl
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -38,21 +40,17 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ..api.endpoints import SignalingAddress, register_signaling, unregister_signaling
+from ..api.endpoints import RunningSignaling, SignalingAddress, running_signaling
 from ..api.moto_glue import account_id_for, backend_for as default_backend_for
-from ..errors import KvsError, SignalingAccessDenied
-from ..server.one_port import FIRST_BYTE_TIMEOUT, HANDSHAKE_TIMEOUT, starts_tls
+from ..errors import InternalFailure, KvsError, SignalingAccessDenied
 from ..service.identifiers import parse_arn
-from ..service.signaling import (
-    CLOSE_GOING_AWAY,
-    GO_AWAY,
-    MASTER,
-    VIEWER,
-    Peer,
-    check_channel_arn,
-    hub_for,
-)
-from .ice import IceResponderProtocol
+from ..service.signaling.events import CLOSE_GOING_AWAY, GO_AWAY
+from ..service.signaling.hub import hub_for
+from ..service.signaling.peers import MASTER, VIEWER, Peer
+from ..service.signaling.validation import check_channel_arn
+from .addresses import listening_url
+from .ice_responder import IceResponderProtocol
+from .ws_one_port import OnePortLoop, accept_connections
 
 log = logging.getLogger("kvsmock.signaling")
 
@@ -78,9 +76,31 @@ class _Close:
     reason: str
 
 
+class _Outbox:
+    """What is sent to one client, queued for its writer task.
+
+    :meth:`deliver` and :meth:`close` are the callbacks the signaling hub
+    is given when the client connects: safe to call from any thread.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self._loop = loop
+        self.queue: asyncio.Queue[dict[str, Any] | _Close] = asyncio.Queue()
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        self._loop.call_soon_threadsafe(self.queue.put_nowait, event)
+
+    def close(self, code: int, reason: str) -> None:
+        self._loop.call_soon_threadsafe(self.queue.put_nowait, _Close(code, reason))
+
+
+@dataclass(eq=False)
 class _Connection:
-    def __init__(self, ws: ServerConnection, outbox: asyncio.Queue, writer: asyncio.Task):
-        self.ws, self.outbox, self.writer = ws, outbox, writer
+    """An open client connection and the task writing its outbox to it."""
+
+    ws: ServerConnection
+    outbox: _Outbox
+    writer: asyncio.Task
 
 
 def _query(path: str) -> dict[str, str]:
@@ -91,61 +111,25 @@ def _query(path: str) -> dict[str, str]:
     return out
 
 
-class _Loop(asyncio.SelectorEventLoop):
-    """An event loop that remembers the protocol factory ``websockets.serve`` hands it.
-
-    With that factory the signaling server accepts connections itself and
-    gives each to websockets as plain WS or, when its first byte opens a TLS
-    handshake, as WSS (``loop.connect_accepted_socket``).
-    """
-
-    protocol_factory: Callable[[], asyncio.BaseProtocol] | None = None
-
-    async def create_server(self, protocol_factory, *args: Any, **kwargs: Any):  # type: ignore[override]
-        self.protocol_factory = protocol_factory
-        return _AcceptedElsewhere(await super().create_server(protocol_factory, *args, **kwargs))
-
-
-class _AcceptedElsewhere:
-    """The asyncio server websockets holds: it serves until closed, though it never accepts itself."""
-
-    def __init__(self, server: asyncio.Server):
-        self._server = server
-        self._open = True
-
-    def is_serving(self) -> bool:
-        return self._open
-
-    def close(self) -> None:
-        self._open = False
-        self._server.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._server, name)
-
-
-async def _first_byte(sock: socket.socket) -> bytes:
-    """The connection's first byte, left unread (b"" if it closed)."""
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            return sock.recv(1, socket.MSG_PEEK)
-        except BlockingIOError:
-            readable = loop.create_future()
-            loop.add_reader(sock.fileno(), lambda: readable.done() or readable.set_result(None))
-            try:
-                await readable
-            finally:
-                loop.remove_reader(sock.fileno())
+def _client_message(frame: str | bytes) -> dict[str, Any] | None:
+    """A client frame as a JSON object; None for frames SDKs and the service ignore (not UTF-8 JSON objects)."""
+    try:
+        text = frame.decode("utf-8") if isinstance(frame, bytes) else frame
+        data = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 class SignalingServer:
     """kvsmock's WebRTC signaling endpoint (WebSocket) and its loopback STUN/TURN responder.
 
-    ``start()`` binds and serves from a background thread and makes
-    GetSignalingChannelEndpoint hand out this server's address for WSS;
-    ``stop()`` sends GO_AWAY to every client, closes, and takes the address
-    back. Also a context manager.
+    ``start()`` binds and serves from a background thread and adds the
+    server's address to ``registry`` (the process's
+    :data:`~kvsmock.api.endpoints.running_signaling`), so that
+    GetSignalingChannelEndpoint hands it out for WSS; ``stop()`` sends
+    GO_AWAY to every client, closes, and takes the address back. Also a
+    context manager.
     """
 
     def __init__(
@@ -153,10 +137,11 @@ class SignalingServer:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        ssl_context: Any = None,
+        ssl_context: ssl.SSLContext | None = None,
         public_url: str | None = None,
         ice: bool = True,
         backend_for: Callable[[str, str], Any] | None = None,
+        registry: RunningSignaling = running_signaling,
     ):
         self.host = host
         self.requested_port = port
@@ -164,6 +149,7 @@ class SignalingServer:
         self.public_url = public_url.rstrip("/") if public_url else None
         self.ice = ice
         self._backend_for = backend_for or default_backend_for
+        self._registry = registry
         self.port: int | None = None
         self.ice_port: int | None = None
         self.address: SignalingAddress | None = None
@@ -185,9 +171,7 @@ class SignalingServer:
     @property
     def url(self) -> str:
         """The address it listens on (``wss://127.0.0.1:PORT`` with TLS); a wildcard host shows as loopback."""
-        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else "::1" if self.host == "::" else self.host
-        shown = f"[{host}]" if ":" in host else host
-        return f"{self.scheme}://{shown}:{self.port}"
+        return listening_url(self.scheme, self.host, self.port)
 
     @property
     def endpoint_url(self) -> str:
@@ -215,12 +199,12 @@ class SignalingServer:
             ice_host=ice_host,
             ice_port=self.ice_port,
         )
-        register_signaling(self.address)
+        self._registry.add(self.address)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.address is not None:
-            unregister_signaling(self.address)
+            self._registry.remove(self.address)
             self.address = None
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
@@ -237,7 +221,7 @@ class SignalingServer:
         self.stop()
 
     def _run(self) -> None:
-        loop = _Loop()
+        loop = OnePortLoop()
         self._loop = loop
         try:
             loop.run_until_complete(self._main())
@@ -258,8 +242,8 @@ class SignalingServer:
             reuse_port=False,
         )
         listener.setblocking(False)
-        self.port = listener.getsockname()[1]
-        # websockets never accepts on the listener itself: _accept hands it each connection as WS or WSS.
+        self.port = port = listener.getsockname()[1]
+        # websockets never accepts on the listener itself: each connection is handed to it as WS or WSS.
         self._server = await serve(
             self._handle,
             sock=listener,
@@ -270,59 +254,33 @@ class SignalingServer:
             logger=log,
         )
         loop = asyncio.get_running_loop()
-        assert isinstance(loop, _Loop) and loop.protocol_factory is not None
-        accepting = asyncio.create_task(self._accept(listener, loop.protocol_factory))
+        assert isinstance(loop, OnePortLoop) and loop.protocol_factory is not None
+        accepting = asyncio.create_task(accept_connections(listener, loop.protocol_factory, self.ssl_context))
         if self.ice:
-            await self._start_ice()
+            await self._start_ice(port)
         self._ready.set()
         await self._stopping.wait()
         accepting.cancel()
         await self._shutdown()
 
-    async def _accept(self, listener: socket.socket, factory: Callable[[], asyncio.BaseProtocol]) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                conn, _ = await loop.sock_accept(listener)
-            except OSError:  # the listener was closed
-                return
-            loop.create_task(self._open(conn, factory))
-
-    async def _open(self, conn: socket.socket, factory: Callable[[], asyncio.BaseProtocol]) -> None:
-        """Give one accepted connection to websockets, in TLS if its first byte opens a handshake."""
-        loop = asyncio.get_running_loop()
-        try:
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            first = await asyncio.wait_for(_first_byte(conn), FIRST_BYTE_TIMEOUT)
-            if not first:
-                conn.close()
-                return
-            tls = self.ssl_context if starts_tls(first) else None
-            await loop.connect_accepted_socket(
-                factory, conn, ssl=tls, ssl_handshake_timeout=HANDSHAKE_TIMEOUT if tls else None
-            )
-        except (OSError, asyncio.TimeoutError) as exc:  # the client left, or its TLS handshake failed
-            log.debug("signaling connection dropped before its handshake: %s", exc)
-            conn.close()
-
-    async def _start_ice(self) -> None:
+    async def _start_ice(self, tcp_port: int) -> None:
         """The STUN/TURN responder, on the same port number over UDP when it is free."""
         loop = asyncio.get_running_loop()
         host = self.host or "0.0.0.0"
-        for port in (self.port, 0):
+        for port in (tcp_port, 0):
             try:
                 transport, _ = await loop.create_datagram_endpoint(IceResponderProtocol, local_addr=(host, port))
             except OSError:
                 continue
-            self._udp = transport  # type: ignore[assignment]
+            self._udp = transport
             self.ice_port = transport.get_extra_info("sockname")[1]
             return
 
     async def _shutdown(self) -> None:
         connections = list(self._connections)
         for conn in connections:
-            conn.outbox.put_nowait(dict(GO_AWAY))
-            conn.outbox.put_nowait(_Close(CLOSE_GOING_AWAY, "The signaling server is shutting down."))
+            conn.outbox.deliver(dict(GO_AWAY))
+            conn.outbox.close(CLOSE_GOING_AWAY, "The signaling server is shutting down.")
         if connections:
             await asyncio.wait([c.writer for c in connections], timeout=2)
         if self._server is not None:
@@ -361,8 +319,6 @@ class SignalingServer:
             return self._refuse(connection, err)
         except Exception:  # a kvsmock bug: refuse like the service would, log the detail
             log.exception("signaling handshake failed")
-            from ..errors import InternalFailure
-
             return self._refuse(connection, InternalFailure("kvsmock hit an internal error; see its log."))
         return None
 
@@ -387,18 +343,11 @@ class SignalingServer:
         if plan is None or response.status_code != 101:
             return None
         loop = asyncio.get_running_loop()
-        outbox: asyncio.Queue = asyncio.Queue()
-
-        def deliver(event: dict[str, Any]) -> None:
-            loop.call_soon_threadsafe(outbox.put_nowait, event)
-
-        def close(code: int, reason: str) -> None:
-            loop.call_soon_threadsafe(outbox.put_nowait, _Close(code, reason))
-
+        outbox = _Outbox(loop)
         backend = self._backend_for(plan.account_id, plan.region)
         try:
             channel = backend.find_channel({"ChannelARN": plan.channel_arn})
-            peer = hub_for(backend).connect(channel, plan.role, plan.client_id, deliver, close)
+            peer = hub_for(backend).connect(channel, plan.role, plan.client_id, outbox.deliver, outbox.close)
         except KvsError as err:  # lost a race since process_request (channel deleted, viewer limit)
             return self._refuse(connection, err)
         connection.kvs_peer = peer  # type: ignore[attr-defined]
@@ -415,23 +364,15 @@ class SignalingServer:
     async def _handle(self, ws: ServerConnection) -> None:
         plan: _Plan | None = getattr(ws, "kvs_plan", None)
         peer: Peer | None = getattr(ws, "kvs_peer", None)
-        outbox: asyncio.Queue | None = getattr(ws, "kvs_outbox", None)
+        outbox: _Outbox | None = getattr(ws, "kvs_outbox", None)
         if plan is None or peer is None or outbox is None:
             await ws.close(1011, "not registered")
             return
-        loop = asyncio.get_running_loop()
-
-        def deliver(event: dict[str, Any]) -> None:
-            loop.call_soon_threadsafe(outbox.put_nowait, event)
-
-        def close(code: int, reason: str) -> None:
-            loop.call_soon_threadsafe(outbox.put_nowait, _Close(code, reason))
-
         conn = _Connection(ws, outbox, asyncio.create_task(self._write(ws, outbox)))
         self._connections.add(conn)
         try:
             async for message in ws:
-                self._on_message(plan, peer, message, deliver, close)
+                self._on_message(plan, peer, message, outbox)
         except ConnectionClosed:
             pass
         finally:
@@ -443,24 +384,9 @@ class SignalingServer:
                 except (asyncio.TimeoutError, Exception):
                     conn.writer.cancel()
 
-    def _on_message(
-        self,
-        plan: _Plan,
-        peer: Peer,
-        message: str | bytes,
-        deliver: Callable[[dict[str, Any]], None],
-        close: Callable[[int, str], None],
-    ) -> None:
-        if isinstance(message, bytes):
-            try:
-                message = message.decode("utf-8")
-            except UnicodeDecodeError:
-                return
-        try:
-            data = json.loads(message)
-        except (ValueError, RecursionError):
-            return  # SDKs and the service ignore frames that are not JSON messages
-        if not isinstance(data, dict):
+    def _on_message(self, plan: _Plan, peer: Peer, message: str | bytes, outbox: _Outbox) -> None:
+        data = _client_message(message)
+        if data is None:
             return
         backend = self._backend_for(plan.account_id, plan.region)
         hub = hub_for(backend)
@@ -471,18 +397,18 @@ class SignalingServer:
             except KvsError:
                 channel = None
         if channel is None:  # deleted, or the emulator's state was reset
-            deliver(dict(GO_AWAY))
-            close(CLOSE_GOING_AWAY, "The signaling channel no longer exists.")
+            outbox.deliver(dict(GO_AWAY))
+            outbox.close(CLOSE_GOING_AWAY, "The signaling channel no longer exists.")
             return
         status = hub.receive(peer, channel, data)
         if status is not None:
-            deliver(status)
+            outbox.deliver(status)
 
     @staticmethod
-    async def _write(ws: ServerConnection, outbox: asyncio.Queue) -> None:
+    async def _write(ws: ServerConnection, outbox: _Outbox) -> None:
         try:
             while True:
-                item = await outbox.get()
+                item = await outbox.queue.get()
                 if isinstance(item, _Close):
                     await ws.close(item.code, item.reason)
                     return

@@ -1,5 +1,8 @@
 """A loopback STUN responder that refuses TURN, for GetIceServerConfig's URIs.
 
+It runs on the UDP twin of the signaling endpoint's port
+(:mod:`kvsmock.server.signaling_endpoint`).
+
 The service hands out TURN servers; kvsmock relays no media, but a client
 given an address where nothing listens waits seconds for its TURN
 allocation to time out before it connects through host candidates. This
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import struct
+from typing import cast
 
 MAGIC_COOKIE = 0x2112A442
 _HEADER = struct.Struct("!HHI12s")
@@ -88,13 +92,15 @@ def respond(data: bytes, addr: tuple) -> bytes | None:
 class IceResponderProtocol(asyncio.DatagramProtocol):
     """Serves :func:`respond` on a UDP socket."""
 
+    transport: asyncio.DatagramTransport | None = None
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.DatagramTransport, transport)  # not a subclass, but has sendto
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
         reply = respond(data, addr)
-        if reply is not None:
-            self.transport.sendto(reply, addr)  # type: ignore[attr-defined]
+        if reply is not None and self.transport is not None:
+            self.transport.sendto(reply, addr)
 
     def error_received(self, exc: Exception) -> None:  # ICMP errors from clients that went away
         pass

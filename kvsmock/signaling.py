@@ -1,14 +1,16 @@
-"""WebRTC signaling over WebSocket, as the service's WSS endpoint speaks it.
+"""WebRTC signaling over WebSocket, as the service's WSS endpoint speaks it: the public names.
 
 * :class:`SignalingServer` / :func:`start_signaling_server` — the endpoint
   (and a loopback STUN/TURN responder for GetIceServerConfig's URIs); the
   ``kvsmock server`` runs one beside its HTTP port, a test can start one
-  in-process (the pytest fixture ``kvs_signaling`` does).
+  in-process (the pytest fixture ``kvs_signaling`` does). They are server
+  transport and live in :mod:`kvsmock.server.signaling_endpoint`.
 * :func:`presigned_url` — the SigV4-presigned connect URL a client opens,
   built as the AWS SDKs build it (works against kvsmock and real AWS).
 
 The rules (routing, replacement, TTL, storage and Alexa peers) are in
-:mod:`kvsmock.service.signaling`.
+:mod:`kvsmock.service.signaling`; the REST side (GetIceServerConfig,
+SendAlexaOfferToMaster, JoinStorageSession) in :mod:`kvsmock.api.signaling`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from .server import SignalingServer, start_signaling_server
+from .server.signaling_endpoint import SignalingServer, start_signaling_server
 
 
 def presigned_url(
