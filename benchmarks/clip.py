@@ -36,7 +36,7 @@ import numpy as np
 
 from kvsmock import mock_kinesisvideo, put_media
 from kvsmock.media import ebml
-from kvsmock.media.mkvwriter import Packet, TrackSpec, write_mkv
+from kvsmock.media.matroska import Packet, TrackInfo as TrackSpec, write_mkv
 from kvsmock.media.sample import _picture
 from report import publish
 

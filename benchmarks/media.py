@@ -38,8 +38,9 @@ import requests
 from conftest_plugin import KvsServer, free_port
 from kvsmock import mock_kinesisvideo, put_media
 from kvsmock.media import ebml
-from kvsmock.media.mkvwriter import Packet, TrackSpec, cluster_element, header_elements
-from kvsmock.media.tags import END_OF_FRAGMENT, producer_tags
+from kvsmock.media.ebml.writing import tags_element as producer_tags
+from kvsmock.media.matroska import Packet, TrackInfo as TrackSpec, cluster_element, header_elements
+from kvsmock.media.matroska.tags import END_OF_FRAGMENT
 from report import publish
 
 FPS, FRAGMENT_S, KBPS = 25, 2, 4000
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     from kvsmock.service.put_media import PutMediaSession
 
     service = KinesisVideoService("us-east-1", "123456789012")
-    service.create_stream({"StreamName": "direct", "DataRetentionInHours": 1})
+    service.create_stream("direct", data_retention_hours=1)
     session = PutMediaSession(service.streams["direct"])
     start = time.perf_counter()
     for i in range(0, len(body_bytes), 65536):

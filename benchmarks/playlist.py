@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kvsmock import clock, mock_kinesisvideo, put_media, sample_mkv  # noqa: E402
 from kvsmock.api.moto_glue import backend_for  # noqa: E402
 from kvsmock.media.playlists import DashTrack, PlaylistEntry, dash_manifest, hls_media_playlist  # noqa: E402
-from kvsmock.service.sessions import new_token  # noqa: E402
+from kvsmock.service.playback.tokens import new_token  # noqa: E402
 from report import publish  # noqa: E402
 
 N = 10_000

@@ -14,20 +14,20 @@ def test_backend_lookups_hold_the_lock_against_concurrent_changes(kvs):
 
     backend = backend_for("123456789012", "us-east-1")
     for i in range(2000):
-        backend.create_stream({"StreamName": f"filler-{i}"})
-        backend.create_signaling_channel({"ChannelName": f"filler-{i}"})
-    stream_arn = backend.create_stream({"StreamName": "last"})["StreamARN"]
-    channel_arn = backend.create_signaling_channel({"ChannelName": "last"})["ChannelARN"]
+        backend.create_stream(f"filler-{i}")
+        backend.create_signaling_channel(f"filler-{i}")
+    stream_arn = backend.create_stream("last").arn
+    channel_arn = backend.create_signaling_channel("last").arn
     errors: list[BaseException] = []
     done = threading.Event()
 
     def churn() -> None:
         i = 0
         while not done.is_set():
-            arn = backend.create_stream({"StreamName": f"churn-{i}"})["StreamARN"]
-            channel = backend.create_signaling_channel({"ChannelName": f"churn-{i}"})["ChannelARN"]
-            backend.delete_stream({"StreamARN": arn})
-            backend.delete_signaling_channel({"ChannelARN": channel})
+            arn = backend.create_stream(f"churn-{i}").arn
+            channel = backend.create_signaling_channel(f"churn-{i}").arn
+            backend.delete_stream(arn)
+            backend.delete_signaling_channel(channel)
             i += 1
 
     def look() -> None:

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from kvsmock import put_media
-from kvsmock.media.mkvwriter import write_mkv
+from kvsmock.media.matroska import write_mkv
 from kvsmock.media.sample import encode_sample
 
 START = 1_700_000_000

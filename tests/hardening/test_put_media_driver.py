@@ -55,7 +55,7 @@ def test_fragment_producer_timestamps_past_year_9999_get_4007(kv):
 def test_a_fault_inside_kvsmock_is_logged_and_answered_as_internal_error_in_process(kvs, monkeypatch, caplog):
     from kvsmock.service.put_media import PutMediaSession
 
-    real = PutMediaSession._complete
+    real = PutMediaSession._store
     calls = []
 
     def failing(self, event):
@@ -64,7 +64,7 @@ def test_a_fault_inside_kvsmock_is_logged_and_answered_as_internal_error_in_proc
             raise RuntimeError("a kvsmock bug")
         return real(self, event)
 
-    monkeypatch.setattr(PutMediaSession, "_complete", failing)
+    monkeypatch.setattr(PutMediaSession, "_store", failing)
     kvs.kinesisvideo.create_stream(StreamName="bug", DataRetentionInHours=1)
     with caplog.at_level(logging.ERROR, logger="kvsmock"):
         acks = _put(kvs, "bug", sample_mkv(duration_s=3, fragment_s=1, start=START))
@@ -80,7 +80,7 @@ def test_a_fault_inside_kvsmock_is_the_same_on_the_server(monkeypatch, caplog):
     from kvsmock.server.run import build_server
     from kvsmock.service.put_media import PutMediaSession
 
-    real = PutMediaSession._complete
+    real = PutMediaSession._store
     calls = []
 
     def failing(self, event):
@@ -89,7 +89,7 @@ def test_a_fault_inside_kvsmock_is_the_same_on_the_server(monkeypatch, caplog):
             raise RuntimeError("a kvsmock bug")
         return real(self, event)
 
-    monkeypatch.setattr(PutMediaSession, "_complete", failing)
+    monkeypatch.setattr(PutMediaSession, "_store", failing)
     server = build_server("127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -160,7 +160,7 @@ def test_idle_close_keeps_the_slot_until_the_reader_stops_and_feeds_nothing_more
     from kvsmock.api.request import ApiRequest
     from kvsmock.media.ebml import CLUSTER
 
-    monkeypatch.setitem(endpoint.SETTINGS, "idle_interval", 0.01)
+    monkeypatch.setattr(endpoint, "IDLE_ACK_INTERVAL", 0.01)
     kvs.kinesisvideo.create_stream(StreamName="idle", DataRetentionInHours=1)
     backend = backend_for("123456789012", "us-east-1")
     stream = backend.find_stream({"StreamName": "idle"})
@@ -180,7 +180,7 @@ def test_idle_close_keeps_the_slot_until_the_reader_stops_and_feeds_nothing_more
     got = []
     while not any(b'"PERSISTED"' in line for line in got):
         got.append(next(lines))
-    clock.advance(endpoint.SETTINGS["idle_close"] + 1)  # the producer has been quiet past the limit
+    clock.advance(endpoint.IDLE_CLOSE_SECONDS + 1)  # the producer has been quiet past the limit
     rest = list(lines)  # the response ends: the service closed the request
     assert all(b'"IDLE"' in line for line in rest if line)
     response.body.close()

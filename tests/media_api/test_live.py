@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from conftest_plugin import KvsServer
 from kvsmock import put_media, sample_mkv
 from kvsmock.media import FragmentReader, ebml
-from kvsmock.media.mkvwriter import write_mkv
+from kvsmock.media.matroska import write_mkv
 from kvsmock.media.sample import encode_sample
 
 START = "1700000000.000"
@@ -129,6 +129,12 @@ class RawPutMedia:
             self.raw += data
 
 
+def ack_types(events: list[dict]) -> list[str]:
+    """The ACK event types in order, IDLE left out: the server sends one whenever 2 s pass without another
+    ACK (a slow machine), and it carries nothing about the fragments."""
+    return [e["EventType"] for e in events if e["EventType"] != "IDLE"]
+
+
 def _has(event_type: str, timecode: int):
     return lambda events: any(e["EventType"] == event_type and e.get("FragmentTimecode") == timecode for e in events)
 
@@ -201,13 +207,13 @@ def test_producer_waits_for_acks_of_each_fragment(kvs_server):
             conn.send(fragment[100:])
             conn.read_until(_has("PERSISTED", timecode))
         numbers = [e["FragmentNumber"] for e in conn.events if e["EventType"] == "PERSISTED"]
-        assert [e["EventType"] for e in conn.events] == ["BUFFERING", "RECEIVED", "PERSISTED"] * 5
+        assert ack_types(conn.events) == ["BUFFERING", "RECEIVED", "PERSISTED"] * 5
         assert numbers == sorted(numbers) and len(set(numbers)) == 5
         conn.finish()
         conn.read_until(lambda events: False if not conn.closed else True)
     finally:
         conn.close()
-    assert len(conn.events) == 15  # nothing more after the body ended
+    assert len(ack_types(conn.events)) == 15  # nothing more after the body ended
     listed = kvs_server.archived_media("cam").list_fragments(StreamName="cam")["Fragments"]
     assert sorted(f["FragmentNumber"] for f in listed) == numbers
 
@@ -346,7 +352,7 @@ def test_second_put_media_on_a_stream_is_throttled(kvs_server):
     time.sleep(0.2)
     acks = put_media("cam", media=sample_mkv(duration_s=2, fragment_s=2, start=0), endpoint_url=kvs_server.endpoint_url,
                      session=kvs_server.session(), timecode_type="RELATIVE", producer_start_timestamp=1_800_000_000)
-    assert [a["EventType"] for a in acks] == ["BUFFERING", "RECEIVED", "PERSISTED"]
+    assert ack_types(acks) == ["BUFFERING", "RECEIVED", "PERSISTED"]
 
 
 def test_fourth_concurrent_get_media_is_throttled(patient_server):
@@ -388,4 +394,4 @@ def test_quiet_put_media_connection_gets_idle_acks(kvs_server):
         conn.read_until(lambda events: conn.closed)
     finally:
         conn.close()
-    assert [e["EventType"] for e in conn.events if e["EventType"] != "IDLE"] == ["BUFFERING", "RECEIVED", "PERSISTED"] * 2
+    assert ack_types(conn.events) == ["BUFFERING", "RECEIVED", "PERSISTED"] * 2

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 import kvsmock
 from kvsmock import put_media, sample_mkv
 from kvsmock.media import ebml
-from kvsmock.media.mkvwriter import Packet, TrackSpec, split_fragments, write_mkv
+from kvsmock.media.matroska import Packet, TrackInfo as TrackSpec, split_fragments, write_mkv
 from kvsmock.media.sample import encode_sample
 
 START = 1_700_000_000

@@ -24,9 +24,9 @@ from botocore.exceptions import ClientError
 
 from kvsmock import clock, put_media, sample_mkv
 from kvsmock.media import ebml
-from kvsmock.media.mkvwriter import write_mkv
+from kvsmock.media.matroska import write_mkv
+from kvsmock.media.mp4.boxes import first_tfdt, split_boxes
 from kvsmock.media.sample import encode_sample
-from kvsmock.media.segments import first_tfdt, split_boxes
 
 START = 1_700_000_000
 MEDIA = sample_mkv(duration_s=6, fragment_s=2, audio=True, start=0)  # RELATIVE; 3 fragments, 150 video frames

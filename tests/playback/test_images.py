@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from kvsmock import put_media, sample_mkv
-from kvsmock.media.mkvwriter import Packet, TrackSpec, split_fragments, write_mkv
+from kvsmock.media.matroska import Packet, TrackInfo as TrackSpec, split_fragments, write_mkv
 from kvsmock.media.sample import encode_sample
 
 START = 1_700_000_000

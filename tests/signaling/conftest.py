@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import json
+import time
 from typing import Any
 
 import pytest
@@ -36,6 +38,25 @@ def message(action: str, payload: Any = "hello", recipient: str | None = None, c
 
 def recv_json(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
     return json.loads(ws.recv(timeout=timeout))
+
+
+_SYNC_NUMBERS = itertools.count(1)
+
+
+def sync(ws: ClientConnection, timeout: float = 5.0) -> None:
+    """Return once the server has handled every message ``ws`` sent before this call.
+
+    The server handles a connection's messages in order and answers a failed
+    one that carries a correlationId with a STATUS_RESPONSE; so ``ws`` sends a
+    message with an unknown action and waits for that answer. Whatever was
+    sent before it has been handled (held, relayed or refused) by then. The
+    answer must be the next thing ``ws`` receives: anything else fails the test.
+    """
+    marker = f"sync-{next(_SYNC_NUMBERS)}"
+    ws.send(json.dumps({"action": "KVSMOCK_TEST_SYNC", "messagePayload": b64("sync"), "correlationId": marker}))
+    got = recv_json(ws, timeout)
+    assert got.get("messageType") == "STATUS_RESPONSE", f"expected the sync answer, got {got}"
+    assert got["statusResponse"]["correlationId"] == marker, got
 
 
 def assert_silent(ws: ClientConnection, timeout: float = 0.3) -> None:
@@ -83,6 +104,25 @@ class Signaling:
         else:
             clock.advance(seconds)
 
+    def messages(self, arn: str) -> int:
+        """The channel's billed signaling messages so far (the usage report)."""
+        if self.mode == "server":
+            import requests
+
+            report = requests.get(f"{self.kv.endpoint_url}/_kvsmock/usage", timeout=10).json()
+        else:
+            import kvsmock
+
+            report = kvsmock.usage()
+        return sum(c["SignalingMessages"] for c in report["Channels"] if c["ChannelARN"] == arn)
+
+    def wait_for_messages(self, arn: str, count: int, timeout: float = 10.0) -> None:
+        """Wait until the channel has counted ``count`` billed messages (a held offer is counted when it arrives)."""
+        deadline = time.monotonic() + timeout
+        while self.messages(arn) < count:
+            assert time.monotonic() < deadline, f"channel {arn} never counted {count} messages"
+            time.sleep(0.02)
+
     def now(self) -> float:
         """The emulator's clock."""
         if self.mode == "server":
@@ -126,5 +166,5 @@ def wire():
         pass
 
     w = Wire()
-    w.b64, w.message, w.recv_json, w.assert_silent = b64, message, recv_json, assert_silent
+    w.b64, w.message, w.recv_json, w.assert_silent, w.sync = b64, message, recv_json, assert_silent, sync
     return w

@@ -8,7 +8,7 @@ import re
 import socket
 import struct
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import pytest
 from botocore.exceptions import ClientError
@@ -136,7 +136,8 @@ def test_alexa_offer_waits_for_a_master_that_connects_later(sig, wire):
     with ThreadPoolExecutor(1) as pool:
         call = pool.submit(client.send_alexa_offer_to_master, ChannelARN=arn, SenderClientId="alexa-1",
                            MessagePayload=wire.b64("offer"))
-        time.sleep(0.3)
+        sig.wait_for_messages(arn, 1)  # the offer has arrived and is held: no master yet
+        assert not call.done()
         master = sig.connect(arn)
         assert wire.recv_json(master)["senderClientId"] == "alexa-1"
         master.send(wire.message("SDP_ANSWER", "late answer", recipient="alexa-1"))
@@ -150,10 +151,14 @@ def test_alexa_offer_fails_when_no_master_answers_within_the_ttl(sig, wire):
     with ThreadPoolExecutor(1) as pool:
         call = pool.submit(client.send_alexa_offer_to_master, ChannelARN=arn, SenderClientId="alexa-1",
                            MessagePayload=wire.b64("offer"))
-        time.sleep(0.3)
-        sig.advance_clock(6)  # the emulator's clock passes the TTL: no need to wait 5 s
+        sig.wait_for_messages(arn, 1)  # the offer has arrived and is held: the call is waiting for an answer
+        # The emulator's clock passes the TTL: no need to wait 5 s. (Moved again should the call have
+        # read the clock for its deadline just after it was moved.)
+        while not call.done():
+            sig.advance_clock(6)
+            wait([call], timeout=0.5)
         with pytest.raises(ClientError) as e:
-            call.result(timeout=10)
+            call.result()
     assert error(e) == ("ResourceNotFoundException", 404)
     assert "TTL" in e.value.response["Error"]["Message"]
     assert time.monotonic() - started < 4
@@ -299,7 +304,7 @@ def test_join_storage_session_rate_limit(sig):
 
 def test_storage_state_is_inspectable_in_process(sig_local, wire):
     from kvsmock.api.moto_glue import backend_for
-    from kvsmock.service.signaling import hub_for
+    from kvsmock.service.signaling.hub import hub_for
 
     arn = storage_channel(sig_local)
     master = sig_local.connect(arn)

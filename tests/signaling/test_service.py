@@ -12,18 +12,12 @@ import pytest
 from kvsmock import clock
 from kvsmock.errors import ClientLimitExceededException, InvalidArgumentException, ResourceNotFoundException
 from kvsmock.service.channels import SignalingChannel
-from kvsmock.service.signaling import (
-    MAX_VIEWERS_PER_CHANNEL,
-    SignalingHub,
-    check_channel_arn,
-    check_client_id,
-    has_codec,
-    hub_for,
-    sdp_of,
-    storage_offer,
-    usage_hooks,
-)
-from kvsmock.signaling.ice import respond
+from kvsmock.service.signaling.hub import SignalingHub, hub_for
+from kvsmock.service.signaling.metering import usage_hooks
+from kvsmock.service.signaling.peers import MAX_VIEWERS_PER_CHANNEL
+from kvsmock.service.signaling.sdp import has_codec, sdp_of, storage_offer
+from kvsmock.service.signaling.validation import check_channel_arn, check_client_id
+from kvsmock.server.ice_responder import respond
 
 ARN = "arn:aws:kinesisvideo:us-east-1:123456789012:channel/ch/1700000000000"
 

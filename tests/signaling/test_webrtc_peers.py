@@ -237,7 +237,7 @@ def test_two_aiortc_viewers_connect_to_a_master_through_kvsmock(sig):
 def test_signaling_counted_what_the_peers_sent(sig_local):
     """In-process, the service state shows the trickled candidates went through signaling."""
     from kvsmock.api.moto_glue import backend_for
-    from kvsmock.service.signaling import hub_for
+    from kvsmock.service.signaling.hub import hub_for
 
     arn = sig_local.channel("counted")
     ice = sig_local.rest(arn).get_ice_server_config(ChannelARN=arn, ClientId="viewer-1")["IceServerList"]
