@@ -10,7 +10,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Sequence
 
-from ..media import codecs as clip_media
+from ..media import codecs
 from ..media.images import ImageEncoder, ImageMediaError, frames_at
 from ..media.matroska.clusters import cluster_timecode
 from .archive import mkv_header
@@ -22,17 +22,16 @@ __all__ = ["fragment_stills", "video_track_index"]
 def video_track_index(fragment: StoredFragment) -> int | None:
     """Position of the video track images are taken from (track 1, H.264/H.265, valid CPD)."""
     for index, track in enumerate(fragment.header.tracks):
-        if track.number == 1:
-            if track.codec_id not in clip_media.VIDEO_CODECS or not track.codec_private:
-                return None
-            try:
-                if track.codec_id == clip_media.HEVC:
-                    clip_media.parse_hevc_config(track.codec_private)
-                else:
-                    clip_media.parse_avc_config(track.codec_private)
-            except clip_media.ClipMediaError:
-                return None
-            return index
+        if track.number != 1:
+            continue
+        codec = codecs.find(track.codec_id)
+        if codec is None or codec.kind != codecs.VIDEO or not track.codec_private:
+            return None
+        try:
+            codec.check_config(track.codec_private)
+        except codecs.ClipMediaError:
+            return None
+        return index
     return None
 
 

@@ -62,12 +62,16 @@ def iter_elements(
 
 
 def decode_uint(data: bytes | memoryview) -> int:
-    """An unsigned integer payload (0-8 bytes, big-endian)."""
+    """An unsigned integer payload (0-8 bytes, big-endian); EBMLError when longer (RFC 8794 7.2)."""
+    if len(data) > 8:
+        raise EBMLError(f"an unsigned integer element of {len(data)} bytes (at most 8)")
     return int.from_bytes(data, "big")
 
 
 def decode_int(data: bytes | memoryview) -> int:
-    """A signed integer payload (0-8 bytes, big-endian two's complement)."""
+    """A signed integer payload (0-8 bytes, big-endian two's complement); EBMLError when longer."""
+    if len(data) > 8:
+        raise EBMLError(f"a signed integer element of {len(data)} bytes (at most 8)")
     return int.from_bytes(data, "big", signed=True)
 
 

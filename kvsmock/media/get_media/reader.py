@@ -119,13 +119,28 @@ class FragmentReader:
         self._scale = DEFAULT_TIMECODE_SCALE
         self._current = self._new()
         self._in_cluster = False
+        #: Invalid data met after some fragments were completed: raised by the next call.
+        self._error: EBMLError | None = None
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[ReadFragment]:
-        """Parse more bytes. Raises :class:`~kvsmock.media.ebml.EBMLError` on invalid data."""
+        """Parse more bytes: the fragments they complete.
+
+        Invalid data raises :class:`~kvsmock.media.ebml.EBMLError`, but only
+        after the fragments completed before it have been returned: the call
+        that meets it returns them and the next call raises.
+        """
+        self._raise_pending()
         if not data:
             return []
         self._walker.feed(data)
-        return self._run()
+        out: list[ReadFragment] = []
+        try:
+            self._run(out)
+        except EBMLError as exc:
+            if not out:
+                raise
+            self._error = exc
+        return out
 
     def close(self) -> list[ReadFragment]:
         """End of input: the last fragment, if any.
@@ -134,14 +149,25 @@ class FragmentReader:
         are) still gives its last fragment, with the frames read whole and
         ``truncated`` set.
         """
+        self._raise_pending()
         self._walker.close()
+        out: list[ReadFragment] = []
         try:
-            out = self._run()
+            self._run(out)
         except EBMLTruncated:
-            out = []
             self._current.truncated = True
+        except EBMLError as exc:
+            if not out:
+                raise
+            self._error = exc
+            return out
         self._emit(out)
         return out
+
+    def _raise_pending(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
 
     # ------------------------------------------------------------ internals
 
@@ -154,13 +180,12 @@ class FragmentReader:
             out.append(current)
         self._current = self._new()
 
-    def _run(self) -> list[ReadFragment]:
-        out: list[ReadFragment] = []
+    def _run(self, out: list[ReadFragment]) -> None:
         walker = self._walker
         while True:
             event = walker.next_event()
             if event is None:
-                return out
+                return
             if isinstance(event, ElementRead):
                 self._read(event, out)
             elif isinstance(event, ElementStart):
@@ -257,3 +282,4 @@ def read_fragments(source: Any, *, read_size: int = 1 << 16) -> Iterator[ReadFra
     for piece in pieces(source, read_size):
         yield from reader.feed(piece)
     yield from reader.close()
+    reader.close()  # raises what the last call met after the fragments it returned, if anything

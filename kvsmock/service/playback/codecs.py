@@ -7,23 +7,31 @@ from ...errors import (
     MissingCodecPrivateDataException,
     UnsupportedStreamMediaTypeException,
 )
+from ...media import codecs
+from ...media.codecs import ClipMediaError, Codec
 from ...media.matroska import TrackInfo
 from ..fragments import MediaHeader
 from .options import DASH, FRAGMENTED_MP4, MPEG_TS
 
-VIDEO_CODECS = {
-    "V_MPEG4/ISO/AVC": "h264",
-    "V_MPEG/ISO/AVC": "h264",
-    "V_MPEGH/ISO/HEVC": "h265",
-    "V_MPEG/ISO/HEVC": "h265",
-}
-AAC = "A_AAC"
-G711 = "A_MS/ACM"
+#: The Matroska CodecID of G.711 audio (DASH only).
+G711 = codecs.ACM
+
+
+def codec_of(track: TrackInfo) -> Codec | None:
+    """The codec a track's CodecID names, if kvsmock knows it."""
+    return codecs.find(track.codec_id)
+
+
+def is_video(track: TrackInfo) -> bool:
+    """An H.264 or H.265 video track."""
+    codec = codec_of(track)
+    return codec is not None and codec.kind == codecs.VIDEO
 
 
 def is_aac(track: TrackInfo) -> bool:
     """An AAC audio track (``A_AAC`` or one of its ``A_AAC/…`` profiles)."""
-    return track.codec_id == AAC or track.codec_id.startswith("A_AAC/")
+    codec = codec_of(track)
+    return codec is not None and codec.name == "aac"
 
 
 def check_codecs(header: MediaHeader, protocol: str, container: str = FRAGMENTED_MP4) -> None:
@@ -40,13 +48,13 @@ def check_codecs(header: MediaHeader, protocol: str, container: str = FRAGMENTED
             "for a playback session; track 1 must be H.264 or H.265 video and an optional track 2 AAC audio."
         )
     first = tracks[0]
-    video = VIDEO_CODECS.get(first.codec_id)
+    video = codec_of(first) if is_video(first) else None
     if video is None and not is_aac(first):
         raise UnsupportedStreamMediaTypeException(
             f"Track 1 has codec ID {first.codec_id!r}; {protocol} playback needs V_MPEG4/ISO/AVC (H.264), "
             "V_MPEGH/ISO/HEVC (H.265) or, for audio-only streams, A_AAC."
         )
-    if container == MPEG_TS and video == "h265":
+    if container == MPEG_TS and video is not None and video.name == "h265":
         raise UnsupportedStreamMediaTypeException("MPEG_TS sessions carry H.264 video only; use FRAGMENTED_MP4 for H.265.")
     if len(tracks) == 2:
         second = tracks[1]
@@ -66,17 +74,11 @@ def _check_private_data(track: TrackInfo) -> None:
         raise MissingCodecPrivateDataException(
             f"No codec private data was found in track {track.number} of the video stream."
         )
-    kind = VIDEO_CODECS.get(track.codec_id)
-    valid = True
-    if kind == "h264":
-        valid = len(cpd) >= 7 and cpd[0] == 1
-    elif kind == "h265":
-        valid = len(cpd) >= 23 and cpd[0] == 1
-    elif is_aac(track):
-        valid = len(cpd) >= 2 and (cpd[0] >> 3) != 0
-    elif track.codec_id == G711:
-        valid = len(cpd) >= 16  # WAVEFORMATEX
-    if not valid:
+    codec = codec_of(track)
+    try:
+        if codec is not None:
+            codec.check_config(cpd)
+    except ClipMediaError:
         raise InvalidCodecPrivateDataException(
             f"The codec private data in track {track.number} of the video stream is not valid for this operation."
-        )
+        ) from None

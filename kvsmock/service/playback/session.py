@@ -13,7 +13,7 @@ from ...media.matroska import TrackInfo
 from ..fragments import MediaHeader, StoredFragment
 from ..rate_limit import RateLimiter
 from ..streams import Stream
-from .codecs import VIDEO_CODECS, is_aac
+from .codecs import is_aac, is_video
 from .options import FRAGMENTED_MP4, PRODUCER_TIMESTAMP, RESOURCE_TPS
 from .segment_cache import SegmentCache
 from .timeline import SessionEntry, Timeline, Window
@@ -29,7 +29,7 @@ class TrackDescription:
 
     @property
     def is_video(self) -> bool:
-        return self.info.codec_id in VIDEO_CODECS
+        return is_video(self.info)
 
     @property
     def is_aac(self) -> bool:
