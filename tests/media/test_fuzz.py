@@ -11,11 +11,10 @@ What a damaged upload or response must still give, checked on every example:
 * fragments that lay wholly before the first damaged byte are acknowledged
   exactly as they are for the undamaged body (damage later in the body does
   not touch them);
-* the reader (GetMedia) raises nothing but ``EBMLError`` (the same however
-  the bytes arrive), yields frames that are the bytes sent, and what it yields
-  before the damage are the undamaged body's fragments. (That it yields *all*
-  of them whatever the read size is a known kvsmock bug: see
-  ``test_reader_keeps_the_fragments_it_completed_before_an_error``.)
+* the reader (GetMedia) raises nothing but ``EBMLError``, yields frames that
+  are the bytes sent, gives the same fragments and the same error however the
+  bytes arrive, and yields every fragment that was whole before the damage, as
+  the undamaged body's.
 """
 
 from __future__ import annotations
@@ -180,24 +179,18 @@ def test_reader_raises_only_ebml_errors(av_media, edits):
     for fragment in got:
         assert all(frame.data in data for frame in fragment.frames)  # frames are the bytes as sent
 
-    # Whatever yields them, and however the bytes arrive: the same error, and fragments that agree.
+    # However the bytes arrive, the same fragments and the same error.
+    assert read_all(data, len(data)) == (got, error)
+    assert read_all(data, 4096) == (got, error)
+    assert read_all(data, 997) == (got, error)
+
+    # Every fragment whole before the first damaged byte is yielded, as the undamaged body's.
     expected, expected_error = read_all(original, len(original))
     assert expected_error is None and len(expected) == 2
     before_damage = FragmentReader().feed(data[: first_difference(original, data)])  # complete ones only: no close()
-    assert before_damage == expected[: len(before_damage)]  # the damage is after them: they are the undamaged body's
-    for fragments, raised in (read_all(data, 4096), read_all(data, 997), (got, error)):
-        assert raised is error
-        common = min(len(fragments), len(before_damage))
-        assert fragments[:common] == before_damage[:common]  # what came before the damage is intact
-        assert fragments[: len(got)] == got[: len(fragments)]
+    assert got[: len(before_damage)] == before_damage == expected[: len(before_damage)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kvsmock bug: FragmentReader.feed raises EBMLError and drops the fragments it completed earlier in the same "
-    "call, so read_fragments(bytes) (or a file read 64 KB at a time) yields none of them, while the same bytes "
-    "arriving in smaller pieces yield them",
-)
 def test_reader_keeps_the_fragments_it_completed_before_an_error(av_media):
     """A body whose last element is damaged: the first fragment is whole (the second Cluster has begun)
     before the damage, and is yielded before the error, however the bytes arrive."""
