@@ -96,4 +96,4 @@ def test_a_missing_topic_does_not_break_ingestion(kv):
         },
     )
     acks = _put(kv, "cam", _media(lambda i: [("AWS_KINESISVIDEO_NOTIFICATION", "")]))
-    assert [a["EventType"] for a in acks] == ["BUFFERING", "RECEIVED", "PERSISTED"] * 4
+    assert [a["EventType"] for a in acks if a["EventType"] != "IDLE"] == ["BUFFERING", "RECEIVED", "PERSISTED"] * 4

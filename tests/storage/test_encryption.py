@@ -30,7 +30,8 @@ def _put(kv, name, media=MEDIA):
 
 
 def _events(acks):
-    return [a["EventType"] for a in acks]
+    """The ACK types in order, IDLE left out (the server sends one whenever 2 s pass without another)."""
+    return [a["EventType"] for a in acks if a["EventType"] != "IDLE"]
 
 
 def _read(kv, name):
