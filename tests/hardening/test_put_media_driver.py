@@ -52,7 +52,8 @@ def test_fragment_producer_timestamps_past_year_9999_get_4007(kv):
 
 
 # ------------------------------------------------------------ faults and reads
-def test_a_fault_inside_kvsmock_is_logged_and_answered_as_internal_error_in_process(kvs, monkeypatch, caplog):
+def _fail_storing_the_second_fragment(monkeypatch) -> None:
+    """Plant a fault inside kvsmock: storing the second fragment of an upload raises."""
     from kvsmock.service.put_media import PutMediaSession
 
     real = PutMediaSession._store
@@ -65,6 +66,10 @@ def test_a_fault_inside_kvsmock_is_logged_and_answered_as_internal_error_in_proc
         return real(self, event)
 
     monkeypatch.setattr(PutMediaSession, "_store", failing)
+
+
+def test_a_fault_inside_kvsmock_is_logged_and_answered_as_internal_error_in_process(kvs, monkeypatch, caplog):
+    _fail_storing_the_second_fragment(monkeypatch)
     kvs.kinesisvideo.create_stream(StreamName="bug", DataRetentionInHours=1)
     with caplog.at_level(logging.ERROR, logger="kvsmock"):
         acks = _put(kvs, "bug", sample_mkv(duration_s=3, fragment_s=1, start=START))
@@ -78,18 +83,7 @@ def test_a_fault_inside_kvsmock_is_logged_and_answered_as_internal_error_in_proc
 def test_a_fault_inside_kvsmock_is_the_same_on_the_server(monkeypatch, caplog):
     """The server path answers the same ACKs (a server app run in this process, so the fault can be planted)."""
     from kvsmock.server.run import build_server
-    from kvsmock.service.put_media import PutMediaSession
-
-    real = PutMediaSession._store
-    calls = []
-
-    def failing(self, event):
-        calls.append(event)
-        if len(calls) == 2:
-            raise RuntimeError("a kvsmock bug")
-        return real(self, event)
-
-    monkeypatch.setattr(PutMediaSession, "_store", failing)
+    _fail_storing_the_second_fragment(monkeypatch)
     server = build_server("127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
