@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers.producers import split_at_clusters
+
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE / "node_modules"
 CHROMIUM = os.environ.get("KVSMOCK_CHROMIUM", "/usr/bin/chromium")
@@ -176,28 +178,6 @@ def tls_server(tmp_path_factory):
 
 
 # ------------------------------------------------------------------ a live producer
-def split_at_clusters(media: bytes) -> tuple[bytes, list[bytes]]:
-    """(header part, [bytes of each fragment: its Cluster and whatever follows it])."""
-    from kvsmock.media import ebml
-
-    pos = 0
-    element_id, size, header_len = ebml.read_element_header(media, pos)
-    assert element_id == ebml.EBML
-    pos += header_len + size
-    element_id, size, header_len = ebml.read_element_header(media, pos)
-    assert element_id == ebml.SEGMENT
-    pos += header_len
-    starts = []
-    while pos < len(media):
-        element_id, size, header_len = ebml.read_element_header(media, pos)
-        assert size is not None
-        if element_id == ebml.CLUSTER:
-            starts.append(pos)
-        pos += header_len + size
-    ends = starts[1:] + [len(media)]
-    return media[: starts[0]], [media[s:e] for s, e in zip(starts, ends)]
-
-
 class LiveProducer:
     """A PutMedia upload paced in real time, in a thread, as a camera's producer sends it.
 

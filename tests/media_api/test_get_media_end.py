@@ -8,40 +8,26 @@
   it has arrived.
 
 The producers are raw sockets writing the chunked PutMedia body by hand
-(``RawPutMedia`` from test_live.py).
+(``RawPutMedia`` from tests/helpers).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest_plugin import KvsServer
+from helpers.producers import RawPutMedia, fragment_media, has_ack, split_at_clusters
 from kvsmock import put_media, read_fragments, sample_mkv
 
 
-def _load_live_helpers():
-    """test_live.py's producer helpers (test modules are not importable by name under --import-mode=importlib)."""
-    spec = importlib.util.spec_from_file_location("_kvsmock_live_helpers", Path(__file__).with_name("test_live.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_live = _load_live_helpers()
-RawPutMedia = _live.RawPutMedia
-split_at_clusters = _live.split_at_clusters
-fragment_media = _live._fragment_media
-has_ack = _live._has
 
 #: The producer timestamp of fragment 0 of a RawPutMedia upload (RELATIVE timecodes from 0).
 START = 1_700_000_000

@@ -6,8 +6,6 @@ parsing the chunked ACK response incrementally, as the C producer SDK does.
 
 from __future__ import annotations
 
-import json
-import socket
 import threading
 import time
 
@@ -16,127 +14,16 @@ import requests
 from botocore.exceptions import ClientError
 
 from conftest_plugin import KvsServer
+from helpers.producers import START, RawPutMedia, fragment_media, has_ack, split_at_clusters
 from kvsmock import put_media, sample_mkv
-from kvsmock.media import FragmentReader, ebml
+from kvsmock.media import FragmentReader
 from kvsmock.media.matroska import write_mkv
 from kvsmock.media.sample import encode_sample
-
-START = "1700000000.000"
-
-
-def _fragment_media(duration_s: int = 5, end_of_fragment_tags: bool = True) -> bytes:
-    """1-second fragments; with the SDK's END_OF_FRAGMENT marker after each cluster."""
-    encoded = encode_sample(duration_s, 1, 25, 320, 240, "h264", False)
-    return write_mkv(encoded.tracks, encoded.packets, end_of_fragment_tags=end_of_fragment_tags)
-
-
-def split_at_clusters(media: bytes) -> tuple[bytes, list[bytes]]:
-    """(header part, [bytes of each fragment: its Cluster and whatever follows it])."""
-    pos = 0
-    element_id, size, header_len = ebml.read_element_header(media, pos)
-    assert element_id == ebml.EBML
-    pos += header_len + size
-    element_id, size, header_len = ebml.read_element_header(media, pos)
-    assert element_id == ebml.SEGMENT
-    pos += header_len
-    starts = []
-    while pos < len(media):
-        element_id, size, header_len = ebml.read_element_header(media, pos)
-        assert size is not None
-        if element_id == ebml.CLUSTER:
-            starts.append(pos)
-        pos += header_len + size
-    ends = starts[1:] + [len(media)]
-    return media[: starts[0]], [media[s:e] for s, e in zip(starts, ends)]
-
-
-class RawPutMedia:
-    """A PutMedia connection: chunked body written by hand, ACK lines parsed as they arrive."""
-
-    def __init__(self, port: int, stream: str, timecode_type: str = "RELATIVE"):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.sock.sendall(
-            (
-                "POST /putMedia HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                f"x-amzn-stream-name: {stream}\r\n"
-                f"x-amzn-fragment-timecode-type: {timecode_type}\r\n"
-                f"x-amzn-producer-start-timestamp: {START}\r\n"
-                "x-amzn-fragment-acknowledgment-required: 1\r\n"
-                "Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
-            ).encode()
-        )
-        self.raw = b""
-        self.status: int | None = None
-        self.headers: dict[str, str] = {}
-        self.text = b""
-        self.events: list[dict] = []
-        self.closed = False  # the chunked response ended (0-size chunk) or the socket closed
-        self.arrivals: list[float] = []  # monotonic time each event was parsed
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(b"%x\r\n" % len(data) + data + b"\r\n")
-
-    def finish(self) -> None:
-        self.sock.sendall(b"0\r\n\r\n")
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def _parse(self) -> None:
-        if self.status is None:
-            end = self.raw.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head, self.raw = self.raw[:end].decode(), self.raw[end + 4 :]
-            lines = head.split("\r\n")
-            self.status = int(lines[0].split()[1])
-            self.headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
-            assert self.headers.get("transfer-encoding") == "chunked", self.headers
-        while not self.closed:
-            line_end = self.raw.find(b"\r\n")
-            if line_end < 0:
-                break
-            size = int(self.raw[:line_end], 16)
-            if len(self.raw) < line_end + 2 + size + 2:
-                break
-            self.text += self.raw[line_end + 2 : line_end + 2 + size]
-            self.raw = self.raw[line_end + 2 + size + 2 :]
-            if size == 0:
-                self.closed = True
-        while b"\n" in self.text:
-            line, self.text = self.text.split(b"\n", 1)
-            if line.strip():
-                self.events.append(json.loads(line))
-                self.arrivals.append(time.monotonic())
-
-    def read_until(self, predicate, timeout: float = 5.0) -> list[dict]:
-        """Read ACKs until ``predicate(events)`` holds; fails after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self._parse()
-            if predicate(self.events):
-                return self.events
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or self.closed:
-                raise AssertionError(f"ACKs never satisfied the condition; got {self.events}")
-            self.sock.settimeout(remaining)
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            if not data:
-                self.closed = True
-            self.raw += data
-
 
 def ack_types(events: list[dict]) -> list[str]:
     """The ACK event types in order, IDLE left out: the server sends one whenever 2 s pass without another
     ACK (a slow machine), and it carries nothing about the fragments."""
     return [e["EventType"] for e in events if e["EventType"] != "IDLE"]
-
-
-def _has(event_type: str, timecode: int):
-    return lambda events: any(e["EventType"] == event_type and e.get("FragmentTimecode") == timecode for e in events)
 
 
 def _get_media(server: KvsServer, stream: str, selector: str = "EARLIEST", timeout: float = 30):
@@ -191,7 +78,7 @@ def patient_server():
 # ---------------------------------------------------------------- (a)
 def test_producer_waits_for_acks_of_each_fragment(kvs_server):
     kvs_server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
-    header, fragments = split_at_clusters(_fragment_media(5))
+    header, fragments = split_at_clusters(fragment_media(5))
     assert len(fragments) == 5
     conn = RawPutMedia(kvs_server.port, "cam")
     try:
@@ -201,11 +88,11 @@ def test_producer_waits_for_acks_of_each_fragment(kvs_server):
             # The fragment goes out in two pieces; the ACKs for it must come
             # back before the producer sends a single byte of the next one.
             conn.send(fragment[:100])
-            conn.read_until(_has("BUFFERING", timecode))
+            conn.read_until(has_ack("BUFFERING", timecode))
             assert conn.status == 200
-            assert not _has("RECEIVED", timecode)(conn.events)
+            assert not has_ack("RECEIVED", timecode)(conn.events)
             conn.send(fragment[100:])
-            conn.read_until(_has("PERSISTED", timecode))
+            conn.read_until(has_ack("PERSISTED", timecode))
         numbers = [e["FragmentNumber"] for e in conn.events if e["EventType"] == "PERSISTED"]
         assert ack_types(conn.events) == ["BUFFERING", "RECEIVED", "PERSISTED"] * 5
         assert numbers == sorted(numbers) and len(set(numbers)) == 5
@@ -221,16 +108,16 @@ def test_producer_waits_for_acks_of_each_fragment(kvs_server):
 def test_known_size_clusters_are_acknowledged_at_their_last_byte(kvs_server):
     """Without the END_OF_FRAGMENT marker a known-size Cluster is whole at its own last byte."""
     kvs_server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
-    header, fragments = split_at_clusters(_fragment_media(3, end_of_fragment_tags=False))
+    header, fragments = split_at_clusters(fragment_media(3, end_of_fragment_tags=False))
     conn = RawPutMedia(kvs_server.port, "cam")
     try:
         conn.send(header)
         for index, fragment in enumerate(fragments):
             conn.send(fragment[:-1])
-            conn.read_until(_has("BUFFERING", index * 1000))
-            assert not _has("RECEIVED", index * 1000)(conn.events)
+            conn.read_until(has_ack("BUFFERING", index * 1000))
+            assert not has_ack("RECEIVED", index * 1000)(conn.events)
             conn.send(fragment[-1:])  # nothing of the next fragment is sent before its ACKs arrive
-            conn.read_until(_has("PERSISTED", index * 1000))
+            conn.read_until(has_ack("PERSISTED", index * 1000))
         conn.finish()
     finally:
         conn.close()
@@ -246,15 +133,15 @@ def test_unknown_size_clusters_are_acknowledged_when_the_next_one_starts(kvs_ser
     conn = RawPutMedia(kvs_server.port, "cam")
     try:
         conn.send(media[: starts[1]])
-        conn.read_until(_has("BUFFERING", 0))
-        assert not _has("RECEIVED", 0)(conn.events)
+        conn.read_until(has_ack("BUFFERING", 0))
+        assert not has_ack("RECEIVED", 0)(conn.events)
         conn.send(media[starts[1] : starts[2]])
-        conn.read_until(_has("PERSISTED", 0))
-        conn.read_until(_has("BUFFERING", 1000))
-        assert not _has("RECEIVED", 1000)(conn.events)
+        conn.read_until(has_ack("PERSISTED", 0))
+        conn.read_until(has_ack("BUFFERING", 1000))
+        assert not has_ack("RECEIVED", 1000)(conn.events)
         conn.send(media[starts[2] :])
         conn.finish()
-        conn.read_until(_has("PERSISTED", 2000))
+        conn.read_until(has_ack("PERSISTED", 2000))
     finally:
         conn.close()
 
@@ -263,11 +150,11 @@ def test_unknown_size_clusters_are_acknowledged_when_the_next_one_starts(kvs_ser
 @pytest.mark.parametrize("selector", ["NOW", "EARLIEST"])
 def test_live_get_media_follows_the_upload(kvs_server, selector):
     kvs_server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
-    header, fragments = split_at_clusters(_fragment_media(5))
+    header, fragments = split_at_clusters(fragment_media(5))
     conn = RawPutMedia(kvs_server.port, "cam")
     try:
         conn.send(header + fragments[0])
-        conn.read_until(_has("PERSISTED", 0))
+        conn.read_until(has_ack("PERSISTED", 0))
         response = _get_media(kvs_server, "cam", selector)
         assert response.status_code == 200
         assert response.headers["Content-Type"] == "video/webm"
@@ -278,7 +165,7 @@ def test_live_get_media_follows_the_upload(kvs_server, selector):
             time.sleep(0.3)  # a paused producer
             sent = time.monotonic()
             conn.send(fragment)
-            conn.read_until(_has("PERSISTED", index * 1000))
+            conn.read_until(has_ack("PERSISTED", index * 1000))
             reader.wait_for(index + 1)  # the reader has it while the upload is still open
             assert reader.times[index] >= sent
         assert reader.ended_at is None  # caught up, but the producer is still connected
@@ -329,12 +216,12 @@ def test_deleting_the_stream_ends_a_tailing_get_media(patient_server):
 def test_second_put_media_on_a_stream_is_throttled(kvs_server):
     kvs_server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
     kvs_server.kinesisvideo.create_stream(StreamName="other", DataRetentionInHours=1)
-    header, fragments = split_at_clusters(_fragment_media(2))
+    header, fragments = split_at_clusters(fragment_media(2))
     media = sample_mkv(duration_s=2, fragment_s=2)
     conn = RawPutMedia(kvs_server.port, "cam")
     try:
         conn.send(header + fragments[0])
-        conn.read_until(_has("PERSISTED", 0))
+        conn.read_until(has_ack("PERSISTED", 0))
         with pytest.raises(ClientError) as err:
             put_media("cam", media=media, endpoint_url=kvs_server.endpoint_url, session=kvs_server.session())
         assert err.value.response["Error"]["Code"] == "ConnectionLimitExceededException"
@@ -344,7 +231,7 @@ def test_second_put_media_on_a_stream_is_throttled(kvs_server):
         assert acks[-1]["EventType"] == "PERSISTED"
         conn.send(fragments[1])
         conn.finish()
-        conn.read_until(_has("PERSISTED", 1000))
+        conn.read_until(has_ack("PERSISTED", 1000))
         conn.read_until(lambda events: conn.closed)
     finally:
         conn.close()
@@ -379,7 +266,7 @@ def test_fourth_concurrent_get_media_is_throttled(patient_server):
 # ---------------------------------------------------------------- (e)
 def test_quiet_put_media_connection_gets_idle_acks(kvs_server):
     kvs_server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
-    header, fragments = split_at_clusters(_fragment_media(2))
+    header, fragments = split_at_clusters(fragment_media(2))
     conn = RawPutMedia(kvs_server.port, "cam")
     try:
         conn.send(header)
