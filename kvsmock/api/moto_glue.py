@@ -206,6 +206,14 @@ class MotoKms:
         )
         return plaintext, blob
 
+    def decrypt_data_key(self, account_id: str, region: str, key_id: str, blob: bytes) -> bytes:
+        backend, _ = self._key(account_id, region, key_id)
+        try:
+            plaintext, _ = backend.decrypt(ciphertext_blob=blob, encryption_context={})
+        except Exception:  # moto raises its own errors for a blob of another key or of lost material
+            raise KmsKeyError(4502, f"KMS cannot decrypt a data key of {key_id}.") from None
+        return plaintext
+
 
 class MotoDeliveries:
     """SNS topics and S3 buckets in moto, in the stream's account."""

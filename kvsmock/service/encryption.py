@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -57,6 +57,9 @@ class KeyProvider(Protocol):
     def generate_data_key(self, account_id: str, region: str, key_id: str) -> tuple[bytes, bytes]:
         """A fresh 256-bit data key: (plaintext, ciphertext blob)."""
 
+    def decrypt_data_key(self, account_id: str, region: str, key_id: str, blob: bytes) -> bytes:
+        """The plaintext of a data key's blob (a key read back from the durable store)."""
+
 
 class LocalKeys:
     """Keys without KMS: any key id is usable (used when moto's KMS is not there)."""
@@ -67,6 +70,9 @@ class LocalKeys:
     def generate_data_key(self, account_id: str, region: str, key_id: str) -> tuple[bytes, bytes]:
         plaintext = AESGCM.generate_key(bit_length=256)
         return plaintext, b"local:" + os.urandom(32)
+
+    def decrypt_data_key(self, account_id: str, region: str, key_id: str, blob: bytes) -> bytes:
+        raise KmsKeyError(4506, f"The data key of {key_id} was made without KMS and cannot be unwrapped.")
 
 
 #: The process's key provider (see the module docstring); set only by :func:`set_key_provider`.
@@ -83,21 +89,39 @@ def key_provider() -> KeyProvider:
     return _provider
 
 
-@dataclass(frozen=True, eq=False)
 class DataKey:
-    """One data key of a stream: the plaintext stays in memory, the blob is what KMS returned."""
+    """One data key of a stream: the blob is what KMS returned, the plaintext stays in memory.
 
-    plaintext: bytes = field(repr=False)
-    blob: bytes = field(repr=False)
-    created_at: float
+    A key read back from the durable store has only its blob; KMS unwraps it
+    (Decrypt) the first time a fragment sealed under it is opened.
+    """
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_aead", AESGCM(self.plaintext))
+    __slots__ = ("blob", "created_at", "_plaintext", "_aead", "row_id")
+
+    def __init__(self, blob: bytes, created_at: float, plaintext: bytes | None = None):
+        self.blob = blob
+        self.created_at = created_at
+        self._plaintext = plaintext
+        self._aead: AESGCM | None = AESGCM(plaintext) if plaintext is not None else None
+        #: Its row in the durable store, once written there.
+        self.row_id: int | None = None
+
+    @property
+    def plaintext(self) -> bytes | None:
+        """The key itself (None for a restored key KMS has not unwrapped yet)."""
+        return self._plaintext
+
+    def aead(self, keys: StreamKeys) -> AESGCM:
+        """The cipher of this key (unwrapping the blob through KMS the first time, for a restored key)."""
+        if self._aead is None:
+            self._plaintext = _provider.decrypt_data_key(keys.account_id, keys.region, keys.key_id, self.blob)
+            self._aead = AESGCM(self._plaintext)
+        return self._aead
 
 
 @dataclass(frozen=True, eq=False, slots=True)
 class Sealed:
-    """A fragment's bytes as stored: AES-GCM ciphertext (with its tag) under one data key."""
+    """A fragment's bytes as stored in memory: AES-GCM ciphertext (with its tag) under one data key."""
 
     keys: StreamKeys
     data_key: DataKey
@@ -108,7 +132,12 @@ class Sealed:
     def open(self) -> bytes:
         """The plaintext, once the stream's KMS key has been checked."""
         self.keys.check()
-        return self.data_key._aead.decrypt(self.nonce, self.ciphertext, None)  # type: ignore[attr-defined]
+        return self.data_key.aead(self.keys).decrypt(self.nonce, self.ciphertext, None)
+
+    @property
+    def stored_size(self) -> int:
+        """Bytes held for it (ciphertext and tag)."""
+        return len(self.ciphertext)
 
     def __len__(self) -> int:
         return self.size
@@ -125,6 +154,11 @@ class StreamKeys:
         self._lock = threading.Lock()
         self.data_keys_made = 0
 
+    def restore_current(self, key: DataKey) -> None:
+        """Seal with ``key`` again (the newest data key read back from the durable store), while it is young enough."""
+        with self._lock:
+            self._current = key
+
     def check(self) -> None:
         _provider.check(self.account_id, self.region, self.key_id)
 
@@ -136,7 +170,7 @@ class StreamKeys:
             key = self._current
             if key is None or not 0 <= now - key.created_at < DATA_KEY_LIFETIME_SECONDS:
                 plaintext, blob = _provider.generate_data_key(self.account_id, self.region, self.key_id)
-                key = self._current = DataKey(plaintext, blob, now)
+                key = self._current = DataKey(blob, now, plaintext)
                 self.data_keys_made += 1
             return key
 
@@ -144,7 +178,7 @@ class StreamKeys:
         """Encrypt ``data`` under the current data key; raises KmsKeyError if the key is unusable."""
         key = self.current()
         nonce = os.urandom(12)
-        ciphertext = key._aead.encrypt(nonce, data, None)  # type: ignore[attr-defined]
+        ciphertext = key.aead(self).encrypt(nonce, data, None)
         return Sealed(self, key, nonce, ciphertext, len(data))
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from .. import clock
+from .persistence import persistence
 
 #: Fragment numbers are fixed-width 47-digit decimals, so that comparing them
 #: as strings (as the official parser library does) equals comparing numbers.
@@ -50,6 +51,13 @@ class StoredFragment:
     frame_count: int = 0
     #: False for streams without retention: served live, never listed or archived.
     persisted: bool = True
+    #: Emulator time it entered the store (storage is billed from then).
+    stored_at: float = 0.0
+
+    @property
+    def seq(self) -> int:
+        """Its place in the stream's numbering (the number's last digits)."""
+        return int(self.number[-28:])
 
     @property
     def cluster(self) -> bytes:
@@ -69,10 +77,10 @@ class StoredFragment:
 
     @property
     def stored_bytes(self) -> int:
-        """Bytes kept in memory for it (ciphertext and tags)."""
+        """Bytes kept for it (ciphertext and tags), in memory or on disk."""
         payload = self.payload
-        held = getattr(payload, "ciphertext", payload)
-        return len(held) + len(self.tags_after)
+        held = payload.stored_size if hasattr(payload, "stored_size") else len(payload)
+        return held + len(self.tags_after)
 
     def list_entry(self) -> dict[str, Any]:
         """The Fragment shape of ListFragments."""
@@ -101,8 +109,10 @@ class FragmentStore:
     lookup and when :meth:`expire` is called (the server's sweep).
     """
 
-    def __init__(self, seed: int, retention_hours: Callable[[], float] = lambda: 0):
+    def __init__(self, seed: int, retention_hours: Callable[[], float] = lambda: 0, owner: str = ""):
         self.seed = seed
+        #: ARN of the stream it belongs to (what the durable store files fragments under).
+        self.owner = owner
         self.retention_hours = retention_hours
         self.fragments: list[StoredFragment] = []
         self._numbers: list[str] = []
@@ -111,7 +121,7 @@ class FragmentStore:
         self._next_expiry = math.inf
         self._live_bytes = 0
         self.stored_bytes = 0  #: bytes held by the fragments still kept
-        self._stored_at: dict[str, float] = {}
+        self._kept: set[str] = set()
         #: Byte-seconds of storage of the fragments that have left the store.
         self._closed_byte_seconds = 0.0
         #: Counts removals (expiry, deletion): views built from the store can tell they are stale.
@@ -126,9 +136,37 @@ class FragmentStore:
         assert len(number) == FRAGMENT_NUMBER_WIDTH
         return number
 
+    def restore(self, fragments: list[StoredFragment], next_seq: int, closed_byte_seconds: float) -> None:
+        """Take back what the durable store kept (a restart): the fragments, oldest first, and the counters."""
+        with self._lock:
+            self.fragments = list(fragments)
+            self._numbers = [f.number for f in fragments]
+            self._kept = set(self._numbers)
+            self._next_seq = max([next_seq] + [f.seq + 1 for f in fragments])
+            self._closed_byte_seconds = closed_byte_seconds
+            self.stored_bytes = sum(f.stored_bytes for f in fragments)
+            self._next_expiry = -math.inf
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    @property
+    def closed_byte_seconds(self) -> float:
+        return self._closed_byte_seconds
+
     # ------------------------------------------------------------- changes
     def add(self, fragment: StoredFragment) -> None:
-        """Store a complete fragment and wake live readers."""
+        """Store a complete fragment and wake live readers.
+
+        A persisted fragment is made durable first (with ``--data-dir``: its
+        bytes on disk, its index entry committed); raises
+        :class:`~kvsmock.service.persistence.StorageError` if that fails, and
+        then nothing of it is kept.
+        """
+        fragment.stored_at = clock.now()
+        if fragment.persisted:
+            fragment.payload = persistence().store_fragment(self.owner, fragment)
         with self._lock:
             # Numbers are reserved when a fragment starts, so arrival order is
             # number order; insort keeps it so even if two sessions interleave.
@@ -137,7 +175,7 @@ class FragmentStore:
             self.fragments.insert(i, fragment)
             size = fragment.stored_bytes
             self.stored_bytes += size
-            self._stored_at[fragment.number] = clock.now()
+            self._kept.add(fragment.number)
             if not fragment.persisted:
                 self._live_bytes += size
                 if self._live_bytes > LIVE_BUFFER_BYTES:
@@ -155,10 +193,12 @@ class FragmentStore:
         with self._lock:
             fragment.tags_after += data
             fragment.producer_tags += pairs
-            if fragment.number in self._stored_at:  # still kept
+            if fragment.number in self._kept:
                 self.stored_bytes += len(data)
                 if not fragment.persisted:
                     self._live_bytes += len(data)
+        if fragment.persisted:
+            persistence().fragment_tags_grew(self.owner, fragment)
 
     def retention_changed(self) -> None:
         """The stream's retention changed: expiry times are worked out again."""
@@ -177,6 +217,7 @@ class FragmentStore:
             now = clock.now()
             for fragment in self.fragments:
                 self._close(fragment, now)
+            self._removed(self.fragments)
             self.fragments, self._numbers = [], []
             self.stored_bytes = self._live_bytes = 0
             self._next_expiry = math.inf
@@ -188,15 +229,19 @@ class FragmentStore:
         with self._lock:
             now = clock.now()
             self._expire_locked(now)
-            open_part = sum(
-                f.stored_bytes * max(0.0, now - self._stored_at.get(f.number, now)) for f in self.fragments if f.persisted
-            )
+            open_part = sum(f.stored_bytes * max(0.0, now - f.stored_at) for f in self.fragments if f.persisted)
             return self._closed_byte_seconds + open_part
 
     def _close(self, fragment: StoredFragment, until: float) -> None:
-        stored_at = self._stored_at.pop(fragment.number, until)
+        self._kept.discard(fragment.number)
         if fragment.persisted:
-            self._closed_byte_seconds += fragment.stored_bytes * max(0.0, until - stored_at)
+            self._closed_byte_seconds += fragment.stored_bytes * max(0.0, until - fragment.stored_at)
+
+    def _removed(self, fragments: list[StoredFragment]) -> None:
+        """Tell the durable store which fragments left (the lock is held)."""
+        gone = [f for f in fragments if f.persisted]
+        if gone:
+            persistence().fragments_removed(self.owner, gone, self._closed_byte_seconds)
 
     def _expiry_of(self, fragment: StoredFragment) -> float:
         if fragment.persisted:
@@ -207,6 +252,7 @@ class FragmentStore:
         if now < self._next_expiry:
             return 0
         keep: list[StoredFragment] = []
+        removed: list[StoredFragment] = []
         next_expiry = math.inf
         live_over = self._live_bytes - LIVE_BUFFER_BYTES
         for fragment in self.fragments:
@@ -214,14 +260,17 @@ class FragmentStore:
             if not fragment.persisted and live_over > 0:  # the oldest of the live buffer go first
                 live_over -= fragment.stored_bytes
                 self._close(fragment, now)
+                removed.append(fragment)
                 continue
             if expiry <= now:
                 self._close(fragment, min(now, expiry))
+                removed.append(fragment)
                 continue
             keep.append(fragment)
             next_expiry = min(next_expiry, expiry)
-        gone = len(self.fragments) - len(keep)
+        gone = len(removed)
         if gone:
+            self._removed(removed)
             self.removals += 1
             self.fragments = keep
             self._numbers = [f.number for f in keep]

@@ -10,6 +10,7 @@ from ..errors import InvalidArgumentException, ResourceNotFoundException
 from .channels import SignalingChannel
 from .identifiers import parse_arn, resource_arn
 from .pagination import Page, paginate
+from .persistence import persistence
 from .streams import Stream
 from .usage import ChannelUsage, StreamUsage
 
@@ -92,11 +93,17 @@ class ResourceLookup:
             "creation_time": created_ms / 1000,
         }
 
+    def changed(self, *resources: Stream | SignalingChannel) -> None:
+        """Resources were created or changed (the lock is held): the durable store writes them."""
+        for resource in resources:
+            persistence().save_resource(resource)
+
     def _take_out(self, table: dict[str, R], resource: R) -> None:
         """A deleted resource leaves (the lock is held): DELETING, gone from its table, its usage still billed."""
         resource.status = "DELETING"
         del table[resource.name]
         self.deleted_usage.append(resource.usage)
+        persistence().delete_resource(resource)
 
     def list_named(self, table: dict[str, R], name_prefix: str | None, max_results: int, next_token: str | None,
                    kind: str) -> Page[R]:

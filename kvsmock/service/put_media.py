@@ -26,6 +26,7 @@ from ..errors import KmsKeyError
 from ..media import ErrorId
 from .delivery_queue import DeliveryQueue
 from .fragments import MediaHeader, StoredFragment
+from .persistence import StorageError
 from .put_media_events import Event, FragmentBegins, FragmentEnds, HeaderReady, TagsFollow, UploadFails
 from .put_media_machine import PutMediaMachine
 from .streams import Stream
@@ -179,7 +180,11 @@ class PutMediaSession:
             frame_count=fragment.frame_count,
             persisted=self.stream.data_retention_hours > 0,
         )
-        self.stream.store.add(stored)
+        try:
+            self.stream.store.add(stored)
+        except StorageError as err:
+            log.error("kvsmock could not store fragment %s of %s: %s", number, self.stream.arn, err)
+            return self._error(ErrorId.ARCHIVAL_ERROR, fragment.timecode, number)
         self.stream.usage.ingested(stored.size)
         self.last_stored = stored
         self.last_timecode, self.last_number = fragment.timecode, number

@@ -56,7 +56,9 @@ class Stream(Resource):
     get_media_connections: int = 0
 
     def __post_init__(self) -> None:
-        self.store = FragmentStore(seed=int(short_id(self.arn), 16), retention_hours=lambda: self.data_retention_hours)
+        self.store = FragmentStore(
+            seed=int(short_id(self.arn), 16), retention_hours=lambda: self.data_retention_hours, owner=self.arn
+        )
         self.keys = StreamKeys(self.account_id, self.region, self.kms_key_id)
         self.usage = StreamUsage(self.name, self.arn)
 

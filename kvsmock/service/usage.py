@@ -21,6 +21,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .persistence import persistence
+
 __all__ = ["DEFAULT_RATES", "MIN_BILLED_CHUNK", "ChannelUsage", "StreamUsage", "cost"]
 
 GB = 1024**3
@@ -59,25 +61,35 @@ class StreamUsage:
             self.ingested_bytes += size
             self.ingested_fragments += 1
             self.billed_ingested_bytes += max(size, MIN_BILLED_CHUNK)
+        persistence().usage_changed(self)
 
     def consumed(self, size: int) -> None:
         with self._lock:
             self.consumed_bytes += size
+        persistence().usage_changed(self)
 
     def consumed_hls_dash(self, size: int) -> None:
         with self._lock:
             self.consumed_hls_dash_bytes += size
+        persistence().usage_changed(self)
 
     def close(self, byte_seconds: float) -> None:
         """The stream was deleted: its storage stops here."""
         self.deleted = True
         self._final_byte_seconds = byte_seconds
+        persistence().usage_changed(self)
 
     def ingested_more(self, size: int) -> None:
         """Bytes added to a fragment already counted (producer Tags after a known-size Cluster)."""
         with self._lock:
             self.ingested_bytes += size
             self.billed_ingested_bytes += size
+        persistence().usage_changed(self)
+
+    @property
+    def final_byte_seconds(self) -> float | None:
+        """Storage billed in all, once the stream is deleted."""
+        return self._final_byte_seconds
 
     def report(self, byte_seconds: float | None = None, stored_bytes: int = 0) -> dict[str, Any]:
         if self._final_byte_seconds is not None:
@@ -111,6 +123,7 @@ class ChannelUsage:
     def message(self, count: int = 1) -> None:
         with self._lock:
             self.messages += count
+        persistence().usage_changed(self)
 
     def report(self) -> dict[str, Any]:
         return {

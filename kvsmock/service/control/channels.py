@@ -41,6 +41,7 @@ class ChannelOperations(StorageMapping):
                 channel.message_ttl_seconds = message_ttl_seconds
             channel.tags.add(tags or {})
             self.channels[name] = channel
+            self.changed(channel)
             return channel
 
     #: DescribeSignalingChannel only finds the channel.
@@ -58,6 +59,7 @@ class ChannelOperations(StorageMapping):
             if message_ttl_seconds is not None:
                 channel.message_ttl_seconds = message_ttl_seconds
             channel.bump_version()
+            self.changed(channel)
 
     def delete_signaling_channel(self, arn: str, current_version: str | None = None) -> None:
         with self.lock:

@@ -34,6 +34,7 @@ class EdgeOperations(ResourceLookup):
             else:
                 edge.update(config)
             edge.refresh()
+            self.changed(stream)
             return edge
 
     def _edge(self, name: str | None, arn: str | None) -> EdgeConfiguration:
@@ -48,9 +49,11 @@ class EdgeOperations(ResourceLookup):
 
     def delete_edge_configuration(self, name: str | None = None, arn: str | None = None) -> None:
         with self.lock:
+            stream = self.stream(name, arn)
             edge = self._edge(name, arn)
             if edge.sync_status not in ("DELETING", "DELETING_ACKNOWLEDGED"):
                 edge.start_delete()
+                self.changed(stream)
 
     def list_edge_agent_configurations(
         self, hub_device_arn: str, max_results: int | None = None, next_token: str | None = None

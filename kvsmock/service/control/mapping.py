@@ -16,6 +16,7 @@ class StorageMapping(ResourceLookup):
             for stream in list(self.streams.values()):
                 if stream.arn == channel.storage_stream_arn and stream.mapped_channel_arn == channel.arn:
                     stream.mapped_channel_arn = None
+                    self.changed(stream)
 
     def _release_channel(self, stream: Stream) -> None:
         """The channel that stores into the stream now has media storage DISABLED."""
@@ -24,3 +25,4 @@ class StorageMapping(ResourceLookup):
                 if channel.arn == stream.mapped_channel_arn:
                     channel.storage_stream_arn = None
                     channel.storage_status = "DISABLED"
+                    self.changed(channel)

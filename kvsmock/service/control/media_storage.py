@@ -28,6 +28,7 @@ class MediaStorageOperations(StorageMapping):
                 self._release_stream(channel)
                 channel.storage_stream_arn = stream_arn or None
                 channel.storage_status = "DISABLED"
+                self.changed(channel)
                 return
             if not stream_arn:
                 raise InvalidArgumentException("StreamARN is required when the media storage Status is ENABLED.")
@@ -41,6 +42,7 @@ class MediaStorageOperations(StorageMapping):
             channel.storage_stream_arn = stream.arn
             channel.storage_status = "ENABLED"
             stream.mapped_channel_arn = channel.arn
+            self.changed(channel, stream)
 
     #: DescribeMediaStorageConfiguration only finds the channel (the api layer shapes its storage members).
     describe_media_storage_configuration = StorageMapping.channel

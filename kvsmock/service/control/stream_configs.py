@@ -27,6 +27,7 @@ class StreamConfigOperations(ResourceLookup):
             if config is not None:
                 check(stream, config)
             setattr(stream, attribute, None if config is None else dict(config))
+            self.changed(stream)
 
     def update_image_generation_configuration(self, name: str | None, arn: str | None, config: Config | None) -> None:
         self._configure(name, arn, "image_generation", config, self._check_image_generation)

@@ -43,6 +43,7 @@ class StreamOperations(StorageMapping):
             )
             stream.tags.add(tags or {})
             self.streams[name] = stream
+            self.changed(stream)
             return stream
 
     #: DescribeStream, GetDataEndpoint (the api layer shapes the URL) and
@@ -86,6 +87,7 @@ class StreamOperations(StorageMapping):
             if media_type is not None:
                 stream.media_type = media_type
             stream.bump_version()
+            self.changed(stream)
 
     def update_data_retention(
         self, name: str | None, arn: str | None, current_version: str, *, increase: bool, change_hours: int
@@ -105,6 +107,7 @@ class StreamOperations(StorageMapping):
                 )
             stream.data_retention_hours = new
             stream.bump_version()
+            self.changed(stream)
             stream.store.retention_changed()  # a decrease drops older data at once
 
     # ------------------------------------------------------------ storage tier
@@ -115,3 +118,4 @@ class StreamOperations(StorageMapping):
             stream = self._updatable(name, arn, current_version)
             stream.storage_tier = storage_tier
             stream.bump_version()
+            self.changed(stream)

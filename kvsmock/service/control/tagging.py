@@ -21,11 +21,15 @@ class TagOperations(ResourceLookup):
 
     def tag_stream(self, name: str | None, arn: str | None, tags: dict[str, str]) -> None:
         with self.lock:
-            self._tagged_stream(name, arn).tags.add(tags)
+            stream = self._tagged_stream(name, arn)
+            stream.tags.add(tags)
+            self.changed(stream)
 
     def untag_stream(self, name: str | None, arn: str | None, keys: list[str]) -> None:
         with self.lock:
-            self._tagged_stream(name, arn).tags.remove(keys)
+            stream = self._tagged_stream(name, arn)
+            stream.tags.remove(keys)
+            self.changed(stream)
 
     def list_tags_for_stream(
         self, name: str | None = None, arn: str | None = None, next_token: str | None = None
@@ -34,11 +38,15 @@ class TagOperations(ResourceLookup):
 
     def tag_resource(self, arn: str, tags: dict[str, str]) -> None:
         with self.lock:
-            self.resource_by_arn(arn).tags.add(tags)
+            resource = self.resource_by_arn(arn)
+            resource.tags.add(tags)
+            self.changed(resource)
 
     def untag_resource(self, arn: str, keys: list[str]) -> None:
         with self.lock:
-            self.resource_by_arn(arn).tags.remove(keys)
+            resource = self.resource_by_arn(arn)
+            resource.tags.remove(keys)
+            self.changed(resource)
 
     def list_tags_for_resource(self, arn: str, next_token: str | None = None) -> Page[tuple[str, str]]:
         return _tag_page(self.resource_by_arn(arn), next_token)
