@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
         "on the stream (up to the 45-minute session limit); with none open it ends this many seconds after "
         "catching up, unless a fragment arrives or a producer connects first (default %(default)g)",
     )
+    server.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="keep all state in DIR (created if missing) so that it survives a restart or a crash: streams, "
+        "channels, configurations, fragments (on disk, not in memory), usage, the clock, moto's KMS keys. "
+        "Default: everything in memory",
+    )
     server.add_argument("--log-level", default="WARNING", help="Python log level (default WARNING)")
     sub.add_parser(
         "ca-path",
@@ -101,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             signaling_port=args.signaling_port,
             signaling_public_url=args.signaling_public_url,
             get_media_idle_timeout=args.get_media_idle_timeout,
+            data_dir=args.data_dir,
         )
     if args.command == "ca-path":
         from .server.certificates import load_or_create_ca

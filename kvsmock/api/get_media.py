@@ -17,6 +17,7 @@ When a live GetMedia ends
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Callable, Iterator
 
@@ -26,8 +27,11 @@ from ..media import chunk_pieces, error_chunk_pieces
 from ..service.backend import KinesisVideoService
 from ..service.connections import GET_MEDIA, LIMITS, claim_connection
 from ..service.fragments import StoredFragment, index_at_timestamp, millis_behind_now
+from ..service.persistence import CorruptMediaError
 from ..service.streams import Stream
 from .request import ApiRequest, ApiResponse
+
+log = logging.getLogger("kvsmock")
 
 #: The longest a GetMedia connection may stay open.
 SESSION_LIMIT_SECONDS = 45 * 60
@@ -87,6 +91,11 @@ def media_chunks(stream: Stream, fragments: list[StoredFragment]) -> Iterator[by
             chunk = b"".join(chunk_for(fragment))
         except KmsKeyError as err:
             yield b"".join(error_chunk_pieces(fragment.number, err.error_id, err.error_code,
+                                              ebml_header_bytes=fragment.header.ebml_header))
+            raise StoppedByError from None
+        except CorruptMediaError as err:
+            log.error("kvsmock cannot serve fragment %s of %s: %s", fragment.number, stream.arn, err)
+            yield b"".join(error_chunk_pieces(fragment.number, 5000, "INTERNAL_ERROR",
                                               ebml_header_bytes=fragment.header.ebml_header))
             raise StoppedByError from None
         stream.usage.consumed(len(chunk))

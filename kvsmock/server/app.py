@@ -18,6 +18,7 @@ from werkzeug.wrappers import Request
 from ..api.dispatch import handle, is_kvs_path, looks_like_kvs_path
 from ..api.moto_glue import backend_for, make_request, moto_wsgi_app
 from ..api.request import DEFAULT_GET_MEDIA_IDLE_TIMEOUT, ApiResponse
+from ..service.persistence import persistence
 from .addresses import base_url_of
 from .control import control_response, is_control_path
 from .cors import cors_headers, with_cors
@@ -112,7 +113,10 @@ class KvsServerApp:
         def start_with_cors(status, headers, exc_info=None):
             return start_response(status, with_cors(environ, list(headers)), exc_info)
 
-        return self._moto(environ, start_with_cors)
+        answer = self._moto(environ, start_with_cors)
+        if request.headers.get("X-Amz-Target", "").startswith("TrentService."):
+            persistence().external_changed("kms")  # with --data-dir, keys survive a restart
+        return answer
 
     @staticmethod
     def _send(environ: dict, start_response: Callable, response: ApiResponse) -> Any:

@@ -2,7 +2,8 @@
 
 * ``GET /_kvsmock/health`` — ``{"status": "ready"}`` once the server answers;
 * ``POST /_kvsmock/reset`` — moto's reset (every backend, kvsmock's
-  included) and the clock back to the wall clock;
+  included) and the clock back to the wall clock; with ``--data-dir`` the
+  directory is emptied too;
 * ``GET /_kvsmock/clock`` / ``POST /_kvsmock/clock`` with ``{"advance":
   seconds}``, ``{"set": epoch_seconds}`` or ``{"reset": true}`` — the
   emulator clock (:mod:`kvsmock.clock`); retention follows it at once;
@@ -26,6 +27,7 @@ from ..api.moto_glue import expire_all, reset_all
 from ..api.request import ApiResponse
 from ..api.usage_report import usage
 from ..errors import KvsError
+from ..service.persistence import persistence
 
 #: Where the control API is.
 PREFIX = "/_kvsmock/"
@@ -45,12 +47,14 @@ def control_response(request: Request) -> ApiResponse:
     if path == "/_kvsmock/reset" and request.method == "POST":
         reset_all()
         clock.reset()
+        persistence().reset()
         return _json(200, {"status": "reset"})
     if path == "/_kvsmock/clock":
         if request.method == "GET":
             return _clock_state()
         if request.method == "POST":
             moved = _move_clock(request)
+            persistence().clock_moved(clock.offset())
             expire_all()  # retention follows the clock at once
             return moved
     if path == "/_kvsmock/usage" and request.method == "GET":

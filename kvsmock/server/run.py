@@ -16,9 +16,12 @@ from pathlib import Path
 
 from ..api.moto_glue import install, moto_request_handler
 from ..api.request import DEFAULT_GET_MEDIA_IDLE_TIMEOUT
+from ..service.disk.database import DataDirError
 from .addresses import listening_url
 from .app import KvsServerApp
 from .certificates import local_ca_context, server_context
+from .data_dir import close_data_dir, open_data_dir
+from ..service.disk.restore import Restored
 from .handler import request_handler
 from .one_port import OnePortServer
 from .signaling_endpoint import SignalingServer
@@ -84,9 +87,43 @@ def serve(
     signaling_port: int | None = None,
     signaling_public_url: str | None = None,
     get_media_idle_timeout: float | None = DEFAULT_GET_MEDIA_IDLE_TIMEOUT,
+    data_dir: str | None = None,
 ) -> int:
-    """Serve until SIGINT or SIGTERM; returns the exit code."""
+    """Serve until SIGINT or SIGTERM; returns the exit code.
+
+    With ``data_dir`` all state is kept there (see :mod:`kvsmock.service.disk`)
+    and read back from it first.
+    """
     context, ca_file = tls_setup(tls, host, cert_files, public_url, signaling_public_url)
+    install()
+    store = None
+    if data_dir is not None:
+        try:
+            store, restored = open_data_dir(data_dir)
+        except DataDirError as exc:
+            print(f"kvsmock: cannot use --data-dir {data_dir}: {exc}", file=sys.stderr, flush=True)
+            return 1
+    try:
+        return _serve(
+            host, port, public_url, context, ca_file, signaling_port, signaling_public_url, get_media_idle_timeout,
+            (data_dir, restored) if store is not None and data_dir is not None else None,
+        )
+    finally:
+        if store is not None:
+            close_data_dir(store)
+
+
+def _serve(
+    host: str,
+    port: int,
+    public_url: str | None,
+    context: ssl.SSLContext | None,
+    ca_file: Path | None,
+    signaling_port: int | None,
+    signaling_public_url: str | None,
+    get_media_idle_timeout: float | None,
+    data: tuple[str, Restored] | None,
+) -> int:
     app, server = _app_and_server(host, port, public_url, context, get_media_idle_timeout)
     url = listening_url("http", host, server.server_port)
     wanted = default_signaling_port(port) if signaling_port is None else signaling_port
@@ -127,6 +164,15 @@ def serve(
         print(f"kvsmock data endpoints point at {public_url}", flush=True)
     if signaling_public_url:
         print(f"kvsmock signaling endpoints point at {signaling_public_url}", flush=True)
+    if data:
+        directory, restored = data
+        print(
+            f"kvsmock data directory: {directory} ({restored.streams} streams, {restored.channels} signaling "
+            f"channels, {restored.fragments} fragments read back)",
+            flush=True,
+        )
+        if restored.damaged:
+            print(f"kvsmock dropped {len(restored.damaged)} damaged fragments (see the log)", flush=True)
     try:
         server.serve_forever()
     finally:

@@ -1,0 +1,29 @@
+"""The durable store behind ``kvsmock server --data-dir DIR``.
+
+Layout of ``DIR``::
+
+    kvsmock.lock          held (flock) by the server using the directory; holds its pid
+    index.sqlite3         SQLite in WAL mode (-wal, -shm beside it): every stream and
+                          channel (settings, tags, configurations, versions) as a JSON
+                          record, usage counters, the fragment index (numbers,
+                          timestamps, producer tags, where the bytes are, their CRC),
+                          MKV headers, wrapped data keys, the clock offset and moto's
+                          KMS keys
+    media/<stream>/<fragment number>.frag
+                          one file per persisted fragment: its Cluster sealed under the
+                          stream's data key (AES-256-GCM ciphertext and tag), nothing else;
+                          <stream> is the first 16 hex digits of the SHA-256 of the ARN
+
+A fragment is durable when its index row is committed. Before PutMedia
+acknowledges it PERSISTED: the file is written and fsynced (and its
+directory), then the row is committed with SQLite's ``synchronous=FULL``
+(the WAL is fsynced). Everything else (resource records, usage counters,
+expiry) is committed with ``synchronous=NORMAL``: it survives the process
+being killed at once, and a power cut loses at most the last moments of it.
+
+At start, a file without an index row (an upload cut before it was
+acknowledged) is deleted, and an index row whose file is missing or of
+another size (a torn or damaged file) is dropped and reported; a file whose
+bytes no longer match their CRC is reported when it is read, and never
+served.
+"""

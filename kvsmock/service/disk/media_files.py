@@ -1,0 +1,111 @@
+"""The fragments' bytes on disk: one file per fragment, written durably, read back checked."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import zlib
+from pathlib import Path
+from typing import Iterator
+
+from ..persistence import CorruptMediaError, StorageError
+
+__all__ = ["MediaFiles", "stream_dir_name"]
+
+log = logging.getLogger("kvsmock")
+
+SUFFIX = ".frag"
+
+
+def stream_dir_name(stream_arn: str) -> str:
+    """The directory of a stream's fragments: 16 hex digits of the SHA-256 of its ARN."""
+    return hashlib.sha256(stream_arn.encode()).hexdigest()[:16]
+
+
+class MediaFiles:
+    """``DIR/media``: a directory per stream, a file per fragment."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, stream_arn: str, number: str) -> Path:
+        return self.root / stream_dir_name(stream_arn) / f"{number}{SUFFIX}"
+
+    def write(self, path: Path, data: bytes) -> int:
+        """Write ``data`` to ``path`` and fsync it and its directory; returns its CRC-32.
+
+        Raises :class:`StorageError` (and leaves no file) if the disk refuses.
+        """
+        try:
+            new_dir = not path.parent.exists()
+            if new_dir:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _fsync_dir(self.root)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+            _fsync_dir(path.parent)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        return zlib.crc32(data)
+
+    def read(self, path: Path, size: int, crc: int) -> bytes:
+        """The bytes of ``path``, checked against the size and CRC-32 they were written with."""
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(size + 1)
+        except FileNotFoundError:
+            raise CorruptMediaError(f"the media file {path} is missing") from None
+        if len(data) != size or zlib.crc32(data) != crc:
+            raise CorruptMediaError(
+                f"the media file {path} is damaged ({len(data)} bytes, CRC {zlib.crc32(data):08x}; "
+                f"written as {size} bytes, CRC {crc:08x})"
+            )
+        return data
+
+    @staticmethod
+    def remove(paths: list[Path]) -> None:
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def remove_stream(self, stream_arn: str) -> None:
+        shutil.rmtree(self.root / stream_dir_name(stream_arn), ignore_errors=True)
+
+    def clear(self) -> None:
+        """Delete every fragment's file."""
+        for path in list(self.root.iterdir()):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+    def all_files(self) -> Iterator[Path]:
+        """Every file under ``media`` (for the start-up check)."""
+        for stream_dir in self.root.iterdir():
+            if stream_dir.is_dir():
+                yield from stream_dir.iterdir()
+            else:
+                yield stream_dir
+
+    def size_on_disk(self) -> int:
+        return sum(p.stat().st_size for p in self.all_files())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
