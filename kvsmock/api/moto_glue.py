@@ -21,7 +21,9 @@ kvsmock plugs into moto (5.x) at these points, and nowhere else:
 * notifications and generated images go to moto's SNS and S3 backends
   (:class:`MotoDeliveries`).
 
-A moto upgrade that moves any of these is mended here.
+A moto upgrade that moves any of these is mended here (and in
+:mod:`kvsmock.api.kms_state`, which saves and restores moto's KMS keys for
+``--data-dir``).
 """
 
 from __future__ import annotations

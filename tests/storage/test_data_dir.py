@@ -300,12 +300,13 @@ def test_deleting_a_stream_deletes_its_files_and_keeps_its_bill(data_dir, server
     assert usage_of(server, "cam") == billed and billed["Deleted"] is True
 
 
-def test_reset_empties_the_directory(data_dir, servers):
+@pytest.mark.parametrize("path", ["/_kvsmock/reset", "/moto-api/reset"])
+def test_reset_empties_the_directory(data_dir, servers, path):
     server = start(data_dir)
     servers.append(server)
     server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
     put(server, "cam", sample_mkv(duration_s=2, fragment_s=2))
-    server.reset()
+    requests.post(server.endpoint_url + path, timeout=10).raise_for_status()
     assert media_files(data_dir) == []
     server.stop()
     server = start(data_dir, port=server.port)

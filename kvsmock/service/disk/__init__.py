@@ -6,7 +6,7 @@ Layout of ``DIR``::
     index.sqlite3         SQLite in WAL mode (-wal, -shm beside it): every stream and
                           channel (settings, tags, configurations, versions) as a JSON
                           record, usage counters, the fragment index (numbers,
-                          timestamps, producer tags, where the bytes are, their CRC),
+                          timestamps, producer tags, where the bytes are, their sizes),
                           MKV headers, wrapped data keys, the clock offset and moto's
                           KMS keys
     media/<stream>/<fragment number>.frag
@@ -24,6 +24,6 @@ being killed at once, and a power cut loses at most the last moments of it.
 At start, a file without an index row (an upload cut before it was
 acknowledged) is deleted, and an index row whose file is missing or of
 another size (a torn or damaged file) is dropped and reported; a file whose
-bytes no longer match their CRC is reported when it is read, and never
+bytes changed (its AES-GCM tag no longer matches) is reported when it is read, and never
 served.
 """

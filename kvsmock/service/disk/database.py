@@ -49,7 +49,6 @@ CREATE TABLE fragments (
     nonce BLOB NOT NULL,
     size INTEGER NOT NULL,
     stored_size INTEGER NOT NULL,
-    crc INTEGER NOT NULL,
     tags_after BLOB NOT NULL,
     producer_tags TEXT NOT NULL,
     frame_count INTEGER NOT NULL,
@@ -154,7 +153,8 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite has already rolled back after some errors (SQLITE_FULL)
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 

@@ -7,7 +7,6 @@ import hashlib
 import logging
 import os
 import shutil
-import zlib
 from pathlib import Path
 from typing import Iterator
 
@@ -35,8 +34,8 @@ class MediaFiles:
     def path(self, stream_arn: str, number: str) -> Path:
         return self.root / stream_dir_name(stream_arn) / f"{number}{SUFFIX}"
 
-    def write(self, path: Path, data: bytes) -> int:
-        """Write ``data`` to ``path`` and fsync it and its directory; returns its CRC-32.
+    def write(self, path: Path, data: bytes) -> None:
+        """Write ``data`` to ``path`` and fsync it and its directory.
 
         Raises :class:`StorageError` (and leaves no file) if the disk refuses.
         """
@@ -58,20 +57,17 @@ class MediaFiles:
             with contextlib.suppress(OSError):
                 path.unlink()
             raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        return zlib.crc32(data)
 
-    def read(self, path: Path, size: int, crc: int) -> bytes:
-        """The bytes of ``path``, checked against the size and CRC-32 they were written with."""
+    def read(self, path: str | Path, size: int) -> bytes:
+        """The bytes of ``path``, checked against the size they were written with (their
+        AES-GCM tag checks the bytes themselves when they are opened)."""
         try:
             with open(path, "rb") as handle:
                 data = handle.read(size + 1)
         except FileNotFoundError:
             raise CorruptMediaError(f"the media file {path} is missing") from None
-        if len(data) != size or zlib.crc32(data) != crc:
-            raise CorruptMediaError(
-                f"the media file {path} is damaged ({len(data)} bytes, CRC {zlib.crc32(data):08x}; "
-                f"written as {size} bytes, CRC {crc:08x})"
-            )
+        if len(data) != size:
+            raise CorruptMediaError(f"the media file {path} is damaged ({len(data)} bytes; written as {size})")
         return data
 
     @staticmethod

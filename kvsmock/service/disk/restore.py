@@ -85,10 +85,10 @@ def _restore_fragments(store: DiskStore, streams: dict[str, Stream], out: Restor
     known_files: set[Path] = set()
     rows = db.rows(
         "SELECT stream_arn, number, server_timestamp, producer_timestamp, duration_ms, header_id, data_key_id, "
-        "nonce, size, stored_size, crc, tags_after, producer_tags, frame_count, stored_at "
+        "nonce, size, stored_size, tags_after, producer_tags, frame_count, stored_at "
         "FROM fragments ORDER BY stream_arn, number"
     )
-    for (arn, number, server_ts, producer_ts, duration_ms, header_id, key_id, nonce, size, stored_size, crc,
+    for (arn, number, server_ts, producer_ts, duration_ms, header_id, key_id, nonce, size, stored_size,
          tags_after, producer_tags, frame_count, stored_at) in rows:
         stream = streams.get(arn)
         path = files.path(arn, number)
@@ -103,7 +103,7 @@ def _restore_fragments(store: DiskStore, streams: dict[str, Stream], out: Restor
             gone.append((arn, number))
             continue
         known_files.add(path)
-        payload = SealedFile(stream.keys, keys[key_id], bytes(nonce), files, path, stored_size, size, crc)
+        payload = SealedFile(stream.keys, keys[key_id], bytes(nonce), files, str(path), stored_size, size)
         kept[arn].append(
             StoredFragment(
                 number=number,

@@ -101,7 +101,7 @@ class DiskStore:
         if not isinstance(payload, Sealed):  # already on disk (never happens twice) or not sealed
             raise StorageError(f"fragment {fragment.number} has no sealed payload to store")
         path = self.files.path(stream_arn, fragment.number)
-        crc = self.files.write(path, payload.ciphertext)
+        self.files.write(path, payload.ciphertext)
         header_key = (fragment.header.ebml_header, fragment.header.segment_header)
         data_key = payload.data_key
         pending = self._take_pending()
@@ -118,11 +118,11 @@ class DiskStore:
                     ).lastrowid
                     self._snapshot_externals(conn)
                 conn.execute(
-                    "INSERT OR REPLACE INTO fragments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO fragments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         stream_arn, fragment.number, fragment.server_timestamp, fragment.producer_timestamp,
                         fragment.duration_ms, header_id, key_id, payload.nonce, payload.size,
-                        len(payload.ciphertext), crc, fragment.tags_after, json.dumps(fragment.producer_tags),
+                        len(payload.ciphertext), fragment.tags_after, json.dumps(fragment.producer_tags),
                         fragment.frame_count, fragment.stored_at,
                     ),
                 )
@@ -137,7 +137,9 @@ class DiskStore:
             raise StorageError(f"cannot index fragment {fragment.number}: {exc}") from exc
         self._headers[header_key] = header_id
         data_key.row_id = key_id
-        return SealedFile(payload.keys, data_key, payload.nonce, self.files, path, len(payload.ciphertext), payload.size, crc)
+        return SealedFile(
+            payload.keys, data_key, payload.nonce, self.files, str(path), len(payload.ciphertext), payload.size
+        )
 
     def fragment_tags_grew(self, stream_arn: str, fragment: StoredFragment) -> None:
         tags_after, pairs = fragment.tags_after, json.dumps(fragment.producer_tags)
