@@ -161,7 +161,17 @@ def _streamed_acks(session: PutMediaSession, req: ApiRequest, claim: ConnectionC
                 continue
             if event is None:
                 return
-            yield _ack_line(event)
+            lines = [_ack_line(event)]
+            while True:  # what is ready goes in one write (RECEIVED and PERSISTED of a fragment)
+                try:
+                    event = events.get_nowait()
+                except queue.Empty:
+                    break
+                if event is None:
+                    yield b"".join(lines)
+                    return
+                lines.append(_ack_line(event))
+            yield b"".join(lines)
     finally:  # the response is done (ended, or the client went away): the reader stops feeding
         closing.set()
         claim.let_go()

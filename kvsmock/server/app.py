@@ -27,6 +27,9 @@ from .request_body import body_pieces
 from .sweep import RetentionSweep
 
 KVS_PREFIXES = ("/hls/", "/dash/")
+#: Where a kvsmock response's body is left in the WSGI environ: werkzeug skips the body's
+#: ``close()`` when a dropped client surfaces in its clean-up, so the handler closes it then.
+RESPONSE_KEY = "kvsmock.response"
 
 
 def _status_line(code: int) -> str:
@@ -42,11 +45,16 @@ class _Body:
     def __init__(self, parts: Iterable[bytes], on_close: Callable[[], None] | None):
         self._parts = parts
         self._on_close = on_close
+        self._closed = False
 
     def __iter__(self):
         return iter(self._parts)
 
     def close(self) -> None:
+        """End the response (idempotent: the request handler may call it too, see ``RESPONSE_KEY``)."""
+        if self._closed:
+            return
+        self._closed = True
         close = getattr(self._parts, "close", None)
         if close:
             close()
@@ -116,6 +124,8 @@ class KvsServerApp:
         answer = self._moto(environ, start_with_cors)
         if request.headers.get("X-Amz-Target", "").startswith("TrentService."):
             persistence().external_changed("kms")  # with --data-dir, keys survive a restart
+        elif request.path == "/moto-api/reset" and request.method == "POST":
+            persistence().reset()  # moto's reset empties the data directory, as /_kvsmock/reset does
         return answer
 
     @staticmethod
@@ -124,6 +134,9 @@ class KvsServerApp:
         if isinstance(response.body, (bytes, bytearray)):
             headers.append(("Content-Length", str(len(response.body))))
             start_response(_status_line(response.status), headers)
-            return _Body([bytes(response.body)], response.on_close)
-        start_response(_status_line(response.status), headers)
-        return _Body(response.body, response.on_close)
+            body = _Body([bytes(response.body)], response.on_close)
+        else:
+            start_response(_status_line(response.status), headers)
+            body = _Body(response.body, response.on_close)
+        environ[RESPONSE_KEY] = body
+        return body

@@ -4,8 +4,59 @@ from __future__ import annotations
 
 import logging
 import ssl
+from typing import Any
+
+from .app import RESPONSE_KEY
 
 log = logging.getLogger("kvsmock.server")
+
+
+class CoalescingWriter:
+    """A connection's output, sent one piece at a time instead of one write at a time.
+
+    werkzeug writes a response chunk as its size line, its data and a CRLF,
+    then flushes: here those three go out in one send, so an ACK line or a
+    GetMedia chunk leaves as one TCP segment instead of several. The writes
+    werkzeug does not flush (the ``100 Continue`` line, the last chunk of a
+    response) end in a blank line, and go out at once.
+    """
+
+    #: Pieces up to this size are joined into one send; larger ones go out as they are (no copy).
+    JOIN_LIMIT = 64 * 1024
+
+    def __init__(self, raw: Any):
+        self._raw = raw
+        self._pending: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: Any) -> int:
+        data = bytes(data)
+        self._pending.append(data)
+        self._size += len(data)
+        if data.endswith(b"\r\n\r\n"):
+            self.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        pending, self._pending, size, self._size = self._pending, [], self._size, 0
+        if not pending:
+            return
+        if size <= self.JOIN_LIMIT:
+            self._raw.write(b"".join(pending))
+        else:
+            for piece in pending:
+                self._raw.write(piece)
+        self._raw.flush()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._raw.closed)
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._raw.close()
 
 
 def request_handler(base: type) -> type:
@@ -18,10 +69,15 @@ def request_handler(base: type) -> type:
     * send one ``100 Continue`` to ``Expect: 100-continue`` (the C producer
       SDK's PutMedia asks for it): werkzeug sends it when it builds the
       request's environ, so the answer that ``http.server`` would also send
-      while parsing the headers is left out.
+      while parsing the headers is left out;
+    * send each piece of a response in one write (:class:`CoalescingWriter`).
     """
 
     class KvsRequestHandler(base):
+        def setup(self) -> None:
+            super().setup()
+            self.wfile = CoalescingWriter(self.wfile)  # type: ignore[has-type]
+
         def make_environ(self) -> dict:
             environ = super().make_environ()
             environ["wsgi.url_scheme"] = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
@@ -35,5 +91,19 @@ def request_handler(base: type) -> type:
                 super().handle()
             except ssl.SSLError as exc:
                 log.debug("TLS connection ended with an error: %s", exc)
+
+        def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+            # werkzeug reads what the client left unread after the response and, if that read finds
+            # the connection reset, never calls the response's close(): a GetMedia would keep its slot.
+            body = (environ or {}).get(RESPONSE_KEY)
+            if body is not None:
+                body.close()
+            super().connection_dropped(error, environ)
+
+        def finish(self) -> None:
+            try:
+                super().finish()
+            except OSError:  # the client has gone: what is still pending for it cannot be sent
+                pass
 
     return KvsRequestHandler

@@ -11,6 +11,7 @@ makes the same choice for ``ws://`` and ``wss://``
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -64,6 +65,9 @@ class OnePortServer(ThreadedWSGIServer):
         super().__init__(host, port, app, handler=handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:  # on the accepting thread
+        # ACKs and live chunks are small writes that must leave at once, not wait for the peer's delayed ACK.
+        with contextlib.suppress(OSError):
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._room.add(request, client_address)
 
     def _start(self, request: socket.socket, client_address: Any) -> None:

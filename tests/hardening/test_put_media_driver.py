@@ -219,7 +219,8 @@ def test_reset_ends_an_upload_in_progress(kvs_server):
                 break
             received += piece
     body = received.split(b"\r\n\r\n", 1)[1]
-    events = [json.loads(line) for line in body.split(b"\r\n") if line.startswith(b"{")]
+    # ACK lines are newline-terminated JSON; one chunk may carry several (RECEIVED and PERSISTED together).
+    events = [json.loads(line) for line in body.replace(b"\r\n", b"\n").split(b"\n") if line.startswith(b"{")]
     kinds = [e["EventType"] for e in events if e["EventType"] != "IDLE"]
     assert kinds.count("PERSISTED") == 1, events
     assert kinds[-1] == "ERROR" and events[-1]["ErrorId"] == 4008, events
