@@ -267,13 +267,18 @@ def stored_gb_hours(server: KvsServer) -> float:
     return next(s for s in report["Streams"] if s["StreamName"] == "cam")["StoredGBHours"]
 
 
-def test_retention_deletes_the_files(data_dir, servers):
+def test_retention_counts_on_across_a_restart_and_deletes_the_files(data_dir, servers):
     server = start(data_dir)
     servers.append(server)
     server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
     put(server, "cam", sample_mkv(duration_s=6, fragment_s=2))
-    assert len(media_files(data_dir)) == 3
-    server.advance_clock(2 * 3600)  # the control API expires at once
+    server.advance_clock(1800)
+    server.stop()
+    server = start(data_dir, port=server.port)
+    servers.append(server)
+    assert len(fragment_numbers(server, "cam")) == 3 and len(media_files(data_dir)) == 3
+    server.advance_clock(1800)  # an hour after the server timestamps stored before the restart
+    assert fragment_numbers(server, "cam") == []
     assert media_files(data_dir) == []
     assert fragment_numbers(server, "cam") == []
     stored = stored_gb_hours(server)
