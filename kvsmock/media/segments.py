@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from .demux import open_for_remux
 from .mp4.boxes import BoxError, first_tfdt, mdhd_timescale, split_boxes
 
 __all__ = ["MP4_MOVFLAGS", "VIDEO_TIMESCALE", "Fmp4Segment", "SegmentError", "fmp4_segment", "ts_segment"]
@@ -58,7 +59,7 @@ def _open_input(mkv: bytes) -> Any:
     import av
 
     try:
-        return av.open(io.BytesIO(mkv), format="matroska")
+        return open_for_remux(io.BytesIO(mkv))
     except av.error.FFmpegError as err:
         raise SegmentError(f"FFmpeg cannot read the fragment: {err}") from None
 
