@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import InvalidArgumentException, ResourceNotFoundException
 from ..service.backend import KinesisVideoService
-from ..service.pagination import paginate
+from ..service.fragments import StoredFragment
+from ..service.pagination import page_of
 from .control_plane import page_members
 from .get_media import StoppedByError, media_chunks
 from .request import ApiRequest, ApiResponse
@@ -14,20 +15,29 @@ from .request import ApiRequest, ApiResponse
 DEFAULT_LIST_FRAGMENTS = 1000
 
 
+def _persisted(fragment: StoredFragment) -> bool:
+    return fragment.persisted
+
+
 def list_fragments(backend: KinesisVideoService, req: ApiRequest, params: dict[str, Any]) -> dict[str, Any]:
     stream = backend.find_stream(params)
     selector = params.get("FragmentSelector")
+    accept: Callable[[StoredFragment], bool]
     if selector is None:
-        fragments = [f for f in stream.store.snapshot() if f.persisted]
+        accept = _persisted
     else:  # applied again on later pages: the token only marks where the last one ended
         ts_range = selector["TimestampRange"]
         start, end = float(ts_range["StartTimestamp"]), float(ts_range["EndTimestamp"])
         if end < start:
             raise InvalidArgumentException("EndTimestamp must not be earlier than StartTimestamp.")
         producer = selector["FragmentSelectorType"] == "PRODUCER_TIMESTAMP"
-        fragments = [f for f in stream.store.in_range(start, end, producer) if f.persisted]
-    page = paginate(
-        fragments, lambda f: f.number, params.get("MaxResults", DEFAULT_LIST_FRAGMENTS), params.get("NextToken"), "fragments"
+
+        def accept(f: StoredFragment) -> bool:
+            return f.persisted and start <= (f.producer_timestamp if producer else f.server_timestamp) <= end
+
+    page = page_of(
+        lambda after, count: stream.store.scan(after, count, accept),
+        lambda f: f.number, params.get("MaxResults", DEFAULT_LIST_FRAGMENTS), params.get("NextToken"), "fragments",
     )
     return page_members("Fragments", page, lambda f: f.list_entry())
 

@@ -307,6 +307,22 @@ class FragmentStore:
             self._expire_locked(clock.now())
             return self.fragments[bisect.bisect_right(self._numbers, after) :]
 
+    def scan(self, after: str, limit: int, accept: Callable[[StoredFragment], bool]) -> list[StoredFragment]:
+        """Up to ``limit`` fragments numbered above ``after`` that ``accept`` takes, oldest first.
+
+        Costs the fragments it looks at, not the whole store (a ListFragments page).
+        """
+        with self._lock:
+            self._expire_locked(clock.now())
+            out: list[StoredFragment] = []
+            for i in range(bisect.bisect_right(self._numbers, after), len(self.fragments)):
+                fragment = self.fragments[i]
+                if accept(fragment):
+                    out.append(fragment)
+                    if len(out) >= limit:
+                        break
+            return out
+
     def by_number(self, number: str) -> StoredFragment | None:
         with self._lock:
             self._expire_locked(clock.now())

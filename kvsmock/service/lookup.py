@@ -9,7 +9,8 @@ from .. import clock
 from ..errors import InvalidArgumentException, ResourceNotFoundException
 from .channels import SignalingChannel
 from .identifiers import parse_arn, resource_arn
-from .pagination import Page, paginate
+from .named_table import NamedTable
+from .pagination import Page, page_of
 from .persistence import persistence
 from .streams import Stream
 from .usage import ChannelUsage, StreamUsage
@@ -27,8 +28,8 @@ class ResourceLookup:
     def __init__(self, region_name: str, account_id: str):
         self.region_name = region_name
         self.account_id = account_id
-        self.streams: dict[str, Stream] = {}
-        self.channels: dict[str, SignalingChannel] = {}
+        self.streams: NamedTable[Stream] = NamedTable()
+        self.channels: NamedTable[SignalingChannel] = NamedTable()
         self.lock = threading.RLock()
         #: Usage of deleted streams and channels: still billed.
         self.deleted_usage: list[StreamUsage | ChannelUsage] = []
@@ -105,11 +106,12 @@ class ResourceLookup:
         self.deleted_usage.append(resource.usage)
         persistence().delete_resource(resource)
 
-    def list_named(self, table: dict[str, R], name_prefix: str | None, max_results: int, next_token: str | None,
+    def list_named(self, table: NamedTable[R], name_prefix: str | None, max_results: int, next_token: str | None,
                    kind: str) -> Page[R]:
         """One page of ``table``'s resources whose names start with ``name_prefix``, by name."""
-        with self.lock:
-            resources = list(table.values())
-        if name_prefix:
-            resources = [r for r in resources if r.name.startswith(name_prefix)]
-        return paginate(resources, lambda r: r.name, max_results, next_token, kind)
+
+        def fetch(after: str, count: int) -> list[R]:
+            with self.lock:
+                return table.after(after, name_prefix or "", count)
+
+        return page_of(fetch, lambda r: r.name, max_results, next_token, kind)
