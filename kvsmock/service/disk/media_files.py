@@ -34,8 +34,8 @@ class MediaFiles:
     def path(self, stream_arn: str, number: str) -> Path:
         return self.root / stream_dir_name(stream_arn) / f"{number}{SUFFIX}"
 
-    def write(self, path: Path, data: bytes) -> None:
-        """Write ``data`` to ``path`` and fsync it and its directory.
+    def write(self, path: Path, data: bytes, durable: bool = True) -> None:
+        """Write ``data`` to ``path``; ``durable``: fsync it and its directory before returning.
 
         Raises :class:`StorageError` (and leaves no file) if the disk refuses.
         """
@@ -43,16 +43,19 @@ class MediaFiles:
             new_dir = not path.parent.exists()
             if new_dir:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                _fsync_dir(self.root)
+                if durable:
+                    _fsync_dir(self.root)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
-                os.fdatasync(fd)
+                if durable:
+                    os.fdatasync(fd)
             finally:
                 os.close(fd)
-            _fsync_dir(path.parent)
+            if durable:
+                _fsync_dir(path.parent)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 path.unlink()

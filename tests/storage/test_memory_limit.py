@@ -1,0 +1,72 @@
+"""The in-memory store's budget: past it, the oldest media moves to temporary files and still reads back."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from kvsmock import clock
+from kvsmock.service import encryption, persistence
+from kvsmock.service.disk.sealed_file import SealedFile
+from kvsmock.service.encryption import Sealed
+from kvsmock.service.fragments import MediaHeader, StoredFragment
+from kvsmock.service.spill import SpillingMemory, parse_size
+from kvsmock.service.streams import Stream
+
+ARN = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/cam/1700000000000"
+
+
+@pytest.fixture
+def memory(monkeypatch):
+    monkeypatch.setattr(encryption, "_provider", encryption.LocalKeys())
+    budget = SpillingMemory(limit=2500)
+    monkeypatch.setattr(persistence, "_current", budget)
+    yield budget
+    budget.reset()
+
+
+def add(stream: Stream, data: bytes) -> StoredFragment:
+    fragment = StoredFragment(
+        number=stream.store.next_number(), server_timestamp=clock.now(), producer_timestamp=clock.now(),
+        duration_ms=2000, header=MediaHeader(b"ebml", b"segment", ()), payload=stream.keys.seal(data),
+    )
+    stream.store.add(fragment)
+    return fragment
+
+
+def test_the_oldest_media_spills_and_reads_back(memory):
+    stream = Stream(name="cam", arn=ARN, region="us-east-1", account_id="123456789012", creation_time=1.0,
+                    kms_key_id="key", data_retention_hours=1)
+    sent = [os.urandom(1000) for _ in range(5)]
+    fragments = [add(stream, data) for data in sent]
+    assert [type(f.payload) for f in fragments] == [SealedFile] * 3 + [Sealed] * 2
+    assert memory.held_bytes <= 2500 and memory.spilled_fragments == 3
+    assert [f.cluster for f in fragments] == sent  # spilled or not, the same bytes
+    spilled = sorted(p.name for p in memory.spill_dir.rglob("*.frag"))
+    assert spilled == sorted(f"{f.number}.frag" for f in fragments[:3])
+    assert stream.store.stored_bytes == sum(len(d) + 16 for d in sent)
+
+    stream.store.clear()  # the stream is deleted: its spilled files go too
+    assert list(memory.spill_dir.rglob("*.frag")) == []
+    assert memory.held_bytes == 0
+
+
+def test_no_limit_keeps_everything_in_memory(monkeypatch):
+    monkeypatch.setattr(encryption, "_provider", encryption.LocalKeys())
+    monkeypatch.setattr(persistence, "_current", SpillingMemory(limit=None))
+    stream = Stream(name="cam", arn=ARN, region="us-east-1", account_id="123456789012", creation_time=1.0,
+                    kms_key_id="key", data_retention_hours=1)
+    assert all(isinstance(add(stream, os.urandom(1000)).payload, Sealed) for _ in range(5))
+
+
+@pytest.mark.parametrize("text, size", [("512M", 512 * 1024**2), ("2G", 2 * 1024**3), ("1500000", 1_500_000),
+                                        ("1.5GiB", int(1.5 * 1024**3)), ("unlimited", None)])
+def test_sizes(text, size):
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "lots", "5X", "-1G"])
+def test_bad_sizes(text):
+    with pytest.raises(ValueError):
+        parse_size(text)
