@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 
+from . import commands
 from .api.request import DEFAULT_GET_MEDIA_IDLE_TIMEOUT
 
 
@@ -22,8 +23,20 @@ def _cert_files(args: argparse.Namespace) -> tuple[str, str] | None:
     return None
 
 
+def _memory_limit(text: str) -> int | None:
+    from .service.spill import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise SystemExit(f"kvsmock: --memory-limit: {exc}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="kvsmock", description="A local emulator of Amazon Kinesis Video Streams.")
+    parser.add_argument("--version", action="version", version=f"kvsmock {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     server = sub.add_parser(
         "server",
@@ -76,11 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
         "channels, configurations, fragments (on disk, not in memory), usage, the clock, moto's KMS keys. "
         "Default: everything in memory",
     )
+    server.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        default="1G",
+        help="without --data-dir: keep at most SIZE of stored media in memory (512M, 2G, ... or 'unlimited'); "
+        "past it the oldest moves to temporary files and is read back from there (default %(default)s)",
+    )
     server.add_argument("--log-level", default="WARNING", help="Python log level (default WARNING)")
     sub.add_parser(
         "ca-path",
         help="print the path of kvsmock's local CA certificate (made on first use), for clients to trust",
     )
+    commands.add_parsers(sub)
     return parser
 
 
@@ -109,12 +130,15 @@ def main(argv: list[str] | None = None) -> int:
             signaling_public_url=args.signaling_public_url,
             get_media_idle_timeout=args.get_media_idle_timeout,
             data_dir=args.data_dir,
+            memory_limit=_memory_limit(args.memory_limit),
         )
     if args.command == "ca-path":
         from .server.certificates import load_or_create_ca
 
         print(load_or_create_ca().cert_path)
         return 0
+    if hasattr(args, "run"):
+        return commands.run_command(args)
     return 2
 
 

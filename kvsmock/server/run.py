@@ -21,10 +21,13 @@ from .addresses import listening_url
 from .app import KvsServerApp
 from .certificates import local_ca_context, server_context
 from .data_dir import close_data_dir, open_data_dir
+from ..service.persistence import set_persistence
+from ..service.spill import DEFAULT_MEMORY_LIMIT, SpillingMemory
 from ..service.disk.restore import Restored
 from .handler import request_handler
 from .one_port import OnePortServer
 from .signaling_endpoint import SignalingServer
+from .storage_peers import MISSING_AIORTC, ingestion_available
 
 #: The credentials the banner suggests: any will do, kvsmock does not check signatures.
 SUGGESTED_CREDENTIALS = "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
@@ -88,16 +91,20 @@ def serve(
     signaling_public_url: str | None = None,
     get_media_idle_timeout: float | None = DEFAULT_GET_MEDIA_IDLE_TIMEOUT,
     data_dir: str | None = None,
+    memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
 ) -> int:
     """Serve until SIGINT or SIGTERM; returns the exit code.
 
     With ``data_dir`` all state is kept there (see :mod:`kvsmock.service.disk`)
-    and read back from it first.
+    and read back from it first; without, in memory, with at most
+    ``memory_limit`` bytes of stored media in RAM (:mod:`kvsmock.service.spill`).
     """
     context, ca_file = tls_setup(tls, host, cert_files, public_url, signaling_public_url)
     install()
     store = None
-    if data_dir is not None:
+    if data_dir is None:
+        set_persistence(SpillingMemory(memory_limit))
+    else:
         try:
             store, restored = open_data_dir(data_dir)
         except DataDirError as exc:
@@ -156,6 +163,10 @@ def _serve(
     if context is not None:
         print(f"kvsmock server also answers HTTPS on https://{url.split('://', 1)[1]}", flush=True)
     print(f"kvsmock signaling listening on {signaling.url}", flush=True)
+    if ingestion_available():
+        print("kvsmock WebRTC ingestion: on (JoinStorageSession stores the master's media)", flush=True)
+    else:
+        print(f"kvsmock WebRTC ingestion: off; {MISSING_AIORTC}", flush=True)
     if ca_file is not None:
         print(f"kvsmock CA certificate: {ca_file} (trust it for https:// and wss://)", flush=True)
     print(f"kvsmock health: {url}/_kvsmock/health", flush=True)

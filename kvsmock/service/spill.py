@@ -44,11 +44,12 @@ def parse_size(text: str) -> int | None:
         return None
     number = value.rstrip("KMGTIB")
     unit = value[len(number):]
-    if not number or unit not in _UNITS:
-        raise ValueError(f"not a size: {text!r} (examples: 512M, 2G, unlimited)")
-    size = int(float(number) * _UNITS[unit])
+    try:
+        size = int(float(number) * _UNITS[unit])
+    except (ValueError, KeyError, OverflowError):
+        size = -1
     if size < 0:
-        raise ValueError(f"not a size: {text!r}")
+        raise ValueError(f"not a size: {text!r} (examples: 512M, 2G, unlimited)")
     return size
 
 

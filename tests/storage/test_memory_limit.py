@@ -70,3 +70,33 @@ def test_sizes(text, size):
 def test_bad_sizes(text):
     with pytest.raises(ValueError):
         parse_size(text)
+
+
+def test_the_server_spills_past_its_memory_limit_and_serves_everything():
+    """``kvsmock server --memory-limit 1M``: 3 MB stored, all of it read back; the spill files are named in the log."""
+    from pathlib import Path
+
+    from conftest_plugin import KvsServer
+    from kvsmock import put_media, read_fragments
+    from kvsmock.media import ebml
+    from kvsmock.media.matroska import Packet, TrackInfo, write_mkv
+
+    track = TrackInfo(1, "V_MPEG4/ISO/AVC", ebml.TRACK_TYPE_VIDEO, b"\x01\x42\x00\x1e\xff\xe1\x00\x00\x01\x00\x00",
+                      width=64, height=64)
+    start = int(clock.now() * 1000)
+    packets = [Packet(1, start + i * 40, i % 25 == 0, os.urandom(40_000)) for i in range(75)]  # 3 x 1 MB fragments
+    server = KvsServer(extra_args=["--memory-limit", "1M", "--tls", "off"])
+    try:
+        server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=1)
+        acks = put_media("cam", media=write_mkv([track], packets), endpoint_url=server.endpoint_url,
+                         session=server.session())
+        numbers = [a["FragmentNumber"] for a in acks if a["EventType"] == "PERSISTED"]
+        assert len(numbers) == 3
+        line = next(line for line in server.read_log().splitlines() if "spills to" in line)
+        spill_dir = Path(line.rsplit("spills to ", 1)[1].strip())
+        assert len(list(spill_dir.rglob("*.frag"))) == 2  # the newest stays in memory
+        body = server.archived_media("cam", "GET_MEDIA_FOR_FRAGMENT_LIST").get_media_for_fragment_list(
+            StreamName="cam", Fragments=numbers)["Payload"].read()
+        assert [fr.data for f in read_fragments(body) for fr in f.frames] == [p.data for p in packets]
+    finally:
+        server.stop()
