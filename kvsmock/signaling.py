@@ -1,7 +1,7 @@
 """WebRTC signaling over WebSocket, as the service's WSS endpoint speaks it: the public names.
 
 * :class:`SignalingServer` / :func:`start_signaling_server` — the endpoint
-  (and a loopback STUN/TURN responder for GetIceServerConfig's URIs); the
+  (and the TURN server behind GetIceServerConfig's URIs); the
   ``kvsmock server`` runs one beside its HTTP port, a test can start one
   in-process (the pytest fixture ``kvs_signaling`` does). They are server
   transport and live in :mod:`kvsmock.server.signaling_endpoint`.

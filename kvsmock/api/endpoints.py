@@ -32,7 +32,7 @@ class SignalingAddress:
     port: int
     #: An explicit WSS endpoint to hand out instead (``--signaling-public-url``).
     public_url: str | None = None
-    #: Host and UDP port of its loopback STUN/TURN responder, for GetIceServerConfig's URIs.
+    #: Host and port (UDP, TCP and TLS) of its TURN server, for GetIceServerConfig's URIs.
     ice_host: str = "127.0.0.1"
     ice_port: int | None = None
 
@@ -90,7 +90,7 @@ def signaling_ws_url(req: ApiRequest, running: SignalingAddress) -> str:
 
 
 def ice_address(req: ApiRequest) -> tuple[str, int] | None:
-    """Host and port for GetIceServerConfig's URIs: the running server's responder, if any."""
+    """Host and port for GetIceServerConfig's URIs: the running server's TURN server, if any."""
     running = running_signaling.current()
     if running is None or running.ice_port is None:
         return None

@@ -41,6 +41,7 @@ import moto.core.custom_responses_mock as custom_responses_mock
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.base_backend import BackendDict, BaseBackend
 
+from .. import clock
 from ..errors import KmsKeyError, KvsError
 from ..service import deliveries, encryption
 from ..service.backend import KinesisVideoService
@@ -249,8 +250,8 @@ _BILLED_SIGNALING = frozenset({"SDP_OFFER", "SDP_ANSWER", "ICE_CANDIDATE", "SEND
 
 
 def count_signaling(channel_arn: str, what: str, nbytes: int) -> None:
-    """Usage hook of the signaling hub: a relayed message counts on its channel."""
-    if what not in _BILLED_SIGNALING:
+    """Usage hook of the signaling hub: a relayed message counts on its channel, a connection makes it active."""
+    if what not in _BILLED_SIGNALING and what != "CONNECT":
         return
     parts = channel_arn.split(":")
     if len(parts) < 6:
@@ -259,7 +260,10 @@ def count_signaling(channel_arn: str, what: str, nbytes: int) -> None:
         channel = backend_for(parts[4], parts[3]).find_channel({"ChannelARN": channel_arn})
     except KvsError:  # the channel is gone: nothing left to bill
         return
-    channel.usage.message()
+    if what == "CONNECT":
+        channel.usage.connected(clock.now())
+    else:
+        channel.usage.message()
 
 
 def expire_all() -> int:

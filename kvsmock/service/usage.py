@@ -8,7 +8,11 @@ Counted, as the service bills them:
   media bytes sent), and separately through HLS and DASH;
 * data stored: byte-seconds of emulator time that persisted fragments were
   kept, reported as GB-hours and GB-months;
-* signaling messages sent through a signaling channel.
+* signaling messages sent through a signaling channel;
+* active signaling channels: a channel is billed once for each calendar
+  month (UTC, emulator time) in which a client connected to it;
+* TURN streaming minutes: the time each TURN allocation of a channel lasted,
+  billed in whole minutes (rounded up).
 
 :func:`cost` prices a report with a rate table; :data:`DEFAULT_RATES` holds
 the service's public us-east-1 prices (see the README for their date), and
@@ -17,7 +21,9 @@ every rate can be overridden.
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -29,6 +35,8 @@ GB = 1024**3
 HOURS_PER_MONTH = 730
 #: The service bills each ingested chunk (fragment) as at least 4 KB.
 MIN_BILLED_CHUNK = 4 * 1024
+#: TURN streaming is metered in 1-minute increments.
+TURN_BILLING_SECONDS = 60
 
 #: US dollars; the service's public us-east-1 prices.
 DEFAULT_RATES: dict[str, float] = {
@@ -37,6 +45,8 @@ DEFAULT_RATES: dict[str, float] = {
     "consumed_hls_dash_per_gb": 0.0119,
     "stored_per_gb_month": 0.023,
     "signaling_per_million_messages": 2.25,
+    "active_signaling_channel_per_month": 0.03,
+    "turn_per_thousand_minutes": 0.12,
 }
 
 
@@ -118,6 +128,10 @@ class ChannelUsage:
     channel_arn: str
     messages: int = 0
     deleted: bool = False
+    #: TURN streaming minutes billed (each allocation rounded up to whole minutes).
+    turn_minutes: int = 0
+    #: The months (``YYYY-MM``, UTC) in which a client connected: each is one active-channel month.
+    active_months: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def message(self, count: int = 1) -> None:
@@ -125,12 +139,32 @@ class ChannelUsage:
             self.messages += count
         persistence().usage_changed(self)
 
+    def connected(self, when: float) -> None:
+        """A client connected at ``when`` (epoch seconds): the channel is active in that month."""
+        month = time.strftime("%Y-%m", time.gmtime(when))
+        with self._lock:
+            if month in self.active_months:
+                return
+            self.active_months.append(month)
+        persistence().usage_changed(self)
+
+    def turn_allocation(self, seconds: float) -> int:
+        """A TURN allocation lasted ``seconds``: bill it in whole minutes, rounded up; returns the minutes."""
+        minutes = math.ceil(max(seconds, 0.0) / TURN_BILLING_SECONDS)
+        if minutes:
+            with self._lock:
+                self.turn_minutes += minutes
+            persistence().usage_changed(self)
+        return minutes
+
     def report(self) -> dict[str, Any]:
         return {
             "ChannelName": self.channel_name,
             "ChannelARN": self.channel_arn,
             "Deleted": self.deleted,
             "SignalingMessages": self.messages,
+            "ActiveSignalingChannelMonths": len(self.active_months),
+            "TurnMinutes": self.turn_minutes,
         }
 
 
@@ -141,12 +175,16 @@ def cost(stream_reports: list[dict[str, Any]], channel_reports: list[dict[str, A
     hls_dash = sum(r["ConsumedHlsDashBytes"] for r in stream_reports) / GB
     gb_months = sum(r["StoredGBMonths"] for r in stream_reports)
     messages = sum(r["SignalingMessages"] for r in channel_reports)
+    active_months = sum(r.get("ActiveSignalingChannelMonths", 0) for r in channel_reports)
+    turn_minutes = sum(r.get("TurnMinutes", 0) for r in channel_reports)
     out = {
         "Ingested": ingested * rates["ingested_per_gb"],
         "Consumed": consumed * rates["consumed_per_gb"],
         "ConsumedHlsDash": hls_dash * rates["consumed_hls_dash_per_gb"],
         "Stored": gb_months * rates["stored_per_gb_month"],
         "SignalingMessages": messages / 1e6 * rates["signaling_per_million_messages"],
+        "ActiveSignalingChannels": active_months * rates["active_signaling_channel_per_month"],
+        "TurnStreaming": turn_minutes / 1000 * rates["turn_per_thousand_minutes"],
     }
     out["Total"] = sum(out.values())
     return out

@@ -91,7 +91,7 @@ def stun_request(method: int, port: int, attributes: bytes = b"") -> tuple[int, 
     return got_type, data[20:20 + length], local_port
 
 
-def test_ice_uris_answer_stun_and_refuse_turn(sig):
+def test_ice_uris_answer_stun_and_challenge_turn(sig):
     arn = sig.channel()
     uri = sig.rest(arn).get_ice_server_config(ChannelARN=arn)["IceServerList"][0]["Uris"][0]
     port = int(uri.split(":")[2].split("?")[0])
@@ -103,14 +103,20 @@ def test_ice_uris_answer_stun_and_refuse_turn(sig):
     _, family, xport, xaddr = struct.unpack_from("!BBHI", attrs, 4)
     assert family == 1 and xport ^ 0x2112 == local_port
     assert socket.inet_ntoa(struct.pack("!I", xaddr ^ 0x2112A442)) == "127.0.0.1"
-    # TURN Allocate: an immediate error response
+    # TURN Allocate without credentials: 401 Unauthorized, with the realm and a nonce to sign with
     requested_transport = struct.pack("!HHI", 0x0019, 4, 17 << 24)
     got_type, attrs, _ = stun_request(0x003, port, requested_transport)
     assert got_type == 0x0113
     kind, length = struct.unpack_from("!HH", attrs)
     assert kind == 0x0009
     _, klass, number = struct.unpack_from("!HBB", attrs, 4)
-    assert klass * 100 + number == 508
+    assert klass * 100 + number == 401
+    kinds, pos = set(), 0
+    while pos < len(attrs):
+        kind, length = struct.unpack_from("!HH", attrs, pos)
+        kinds.add(kind)
+        pos += 4 + length + (-length % 4)
+    assert {0x0014, 0x0015} <= kinds  # REALM, NONCE
 
 
 # ------------------------------------------------------------ SendAlexaOfferToMaster

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import struct
 import threading
 
 import pytest
@@ -17,7 +16,6 @@ from kvsmock.service.signaling.metering import usage_hooks
 from kvsmock.service.signaling.peers import MAX_VIEWERS_PER_CHANNEL
 from kvsmock.service.signaling.sdp import has_codec, sdp_of, storage_offer
 from kvsmock.service.signaling.validation import check_channel_arn, check_client_id
-from kvsmock.server.ice_responder import respond
 
 ARN = "arn:aws:kinesisvideo:us-east-1:123456789012:channel/ch/1700000000000"
 
@@ -203,31 +201,3 @@ def test_hub_lives_on_the_backend_and_resets_with_it():
     backend.__dict__ = {}  # what moto's reset does
     assert hub_for(backend) is not hub
 
-
-# ------------------------------------------------------------------ ICE responder
-def stun(method_type: int, tid: bytes = b"0123456789ab", attrs: bytes = b"") -> bytes:
-    return struct.pack("!HHI12s", method_type, len(attrs), 0x2112A442, tid) + attrs
-
-
-def test_responder_binding_ipv4_and_ipv6():
-    reply = respond(stun(0x0001), ("127.0.0.1", 5000))
-    assert struct.unpack_from("!H", reply)[0] == 0x0101
-    reply6 = respond(stun(0x0001), ("::1", 5000, 0, 0))
-    assert struct.unpack_from("!H", reply6)[0] == 0x0101
-    assert struct.unpack_from("!BB", reply6, 24)[1] == 2  # IPv6 family
-
-
-def test_responder_ignores_what_is_not_a_stun_request():
-    assert respond(b"", ("127.0.0.1", 1)) is None
-    assert respond(b"\x80" + b"\x00" * 19, ("127.0.0.1", 1)) is None  # RTP-ish first bits
-    assert respond(stun(0x0001)[:19], ("127.0.0.1", 1)) is None  # truncated header
-    assert respond(stun(0x0001, attrs=b"abcd")[:-2], ("127.0.0.1", 1)) is None  # length beyond the data
-    assert respond(struct.pack("!HHI12s", 1, 0, 0, b"x" * 12), ("127.0.0.1", 1)) is None  # no cookie
-    assert respond(stun(0x0016), ("127.0.0.1", 1)) is None  # TURN Send indication
-    assert respond(stun(0x0101), ("127.0.0.1", 1)) is None  # a response
-
-
-def test_responder_refuses_turn_requests():
-    for method in (0x0003, 0x0004, 0x0008, 0x0009):  # Allocate, Refresh, CreatePermission, ChannelBind
-        reply = respond(stun(method), ("127.0.0.1", 1))
-        assert struct.unpack_from("!H", reply)[0] & 0x0110 == 0x0110

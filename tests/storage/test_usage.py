@@ -51,6 +51,8 @@ def test_default_rates_are_the_published_prices(kv):
         "consumed_hls_dash_per_gb": 0.0119,
         "stored_per_gb_month": 0.023,
         "signaling_per_million_messages": 2.25,
+        "active_signaling_channel_per_month": 0.03,
+        "turn_per_thousand_minutes": 0.12,
     }
 
 
