@@ -2,17 +2,18 @@
 
 * ``GetIceServerConfig`` — TURN credentials shaped as the service returns
   them (two servers, three URIs each, ``Username``/``Password``/``Ttl``),
-  with URIs on loopback: the signaling server's STUN/TURN responder while
-  one runs (it answers STUN binding requests and refuses TURN allocations,
-  so clients fall back to host candidates at once), ``127.0.0.1:3478``
-  otherwise.
+  with URIs on loopback: the signaling server's TURN server while one runs
+  (:mod:`kvsmock.server.turn`: UDP, TCP and TLS on the port the URIs
+  name, checking these credentials), ``127.0.0.1:3478`` otherwise.
 * ``SendAlexaOfferToMaster`` — the offer goes to the connected master as an
   ``SDP_OFFER`` (held up to the message TTL if the master is away); the
   call returns the master's ``SDP_ANSWER`` payload as ``Answer``.
 * ``JoinStorageSession`` / ``JoinStorageSessionAsViewer`` — validated as the
   service does (the channel must be mapped to a stream with media storage
   ENABLED); the storage session then sends its SDP offer over signaling.
-  There is no media peer behind it: nothing is ingested into the stream.
+  While a signaling server runs in the process, a media peer behind it
+  stores the master's media in the mapped stream (and sends it to joined
+  viewers); without one the offer is canned and nothing is ingested.
 
 The rules live in :mod:`kvsmock.service.signaling`; this module only finds
 the channel and shapes the answers.
@@ -33,6 +34,7 @@ from ..service.backend import KinesisVideoService
 from ..service.channels import SignalingChannel
 from ..service.identifiers import parse_arn
 from ..service.signaling.hub import hub_for
+from ..service.streams import Stream
 from .endpoints import ice_address
 from .request import ApiRequest, ApiResponse
 
@@ -82,7 +84,7 @@ def send_alexa_offer_to_master(
 
 
 # ------------------------------------------------------- kinesis-video-webrtc-storage
-def _storage_channel(backend: KinesisVideoService, arn: str) -> tuple[SignalingChannel, str]:
+def _storage_channel(backend: KinesisVideoService, arn: str) -> tuple[SignalingChannel, Stream]:
     channel = _channel(backend, arn, WebRtcStorageAccessDenied)
     if channel.storage_status != "ENABLED" or not channel.storage_stream_arn:
         raise InvalidArgumentException(
@@ -92,7 +94,7 @@ def _storage_channel(backend: KinesisVideoService, arn: str) -> tuple[SignalingC
     stream = backend.find_stream({"StreamARN": channel.storage_stream_arn})
     if stream.status != "ACTIVE":
         raise ResourceNotFoundException(f"The stream {stream.name} mapped to the channel is not active.")
-    return channel, stream.arn
+    return channel, stream
 
 
 def _empty_ok() -> ApiResponse:
@@ -117,8 +119,8 @@ def _lowercase_errors(handler):
 
 @_lowercase_errors
 def join_storage_session(backend: KinesisVideoService, req: ApiRequest, params: dict[str, Any]) -> ApiResponse:
-    channel, stream_arn = _storage_channel(backend, params["channelArn"])
-    hub_for(backend).join_storage_session(channel, stream_arn)
+    channel, stream = _storage_channel(backend, params["channelArn"])
+    hub_for(backend).join_storage_session(channel, stream.arn, stream)
     return _empty_ok()
 
 
@@ -126,6 +128,6 @@ def join_storage_session(backend: KinesisVideoService, req: ApiRequest, params: 
 def join_storage_session_as_viewer(
     backend: KinesisVideoService, req: ApiRequest, params: dict[str, Any]
 ) -> ApiResponse:
-    channel, stream_arn = _storage_channel(backend, params["channelArn"])
-    hub_for(backend).join_storage_session_as_viewer(channel, stream_arn, params["clientId"])
+    channel, stream = _storage_channel(backend, params["channelArn"])
+    hub_for(backend).join_storage_session_as_viewer(channel, stream.arn, params["clientId"], stream)
     return _empty_ok()

@@ -11,7 +11,9 @@ events. Parsers are sans-I/O (feed bytes, pull events), like h11.
 * :mod:`.codecs` - one module per codec (H.264, H.265, AAC, G.711);
 * :mod:`.clip` - GetClip's track rules and MKV-to-MP4 remux; :mod:`.mp4` - MP4 boxes, faststart;
 * :mod:`.segments` and :mod:`.playlists` - HLS/DASH segments and their playlists;
-* :mod:`.images` - GetImages' decoding and encoding; :mod:`.sample` - sample media made with PyAV.
+* :mod:`.images` - GetImages' decoding and encoding; :mod:`.sample` - sample media made with PyAV;
+* :mod:`.live_mkv` - a live producer MKV from H.264 access units and AAC frames (WebRTC ingestion),
+  :mod:`.audio_transcode` - Opus to AAC.
 """
 
 from .ebml.errors import EBMLError

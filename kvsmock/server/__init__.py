@@ -12,9 +12,12 @@ Modules:
 * :mod:`.one_port`, :mod:`.waiting_room` — HTTP and HTTPS on one port, silent connections held threadless;
 * :mod:`.certificates` — the local CA behind HTTPS and WSS;
 * :mod:`.signaling_endpoint` — the WebRTC signaling endpoint (WebSocket), with
-  :mod:`.ws_one_port` (WS and WSS on one port) and :mod:`.ice_responder`
-  (the loopback STUN responder that refuses TURN). Users reach it as
-  :mod:`kvsmock.signaling`.
+  :mod:`.ws_one_port` (WS, WSS and TURN over TCP/TLS on one port) and
+  :mod:`.turn` (the TURN server behind GetIceServerConfig's URIs). Users
+  reach it as :mod:`kvsmock.signaling`;
+* :mod:`.storage_peers` (the storage peer factory a signaling server installs),
+  :mod:`.storage_peer` (the aiortc peers of WebRTC ingestion) and
+  :mod:`.encoded_frames` (encoded frames taken from aiortc's receivers).
 """
 
 from .app import KvsServerApp

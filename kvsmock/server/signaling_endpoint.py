@@ -1,8 +1,9 @@
 """The WebRTC signaling endpoint (WebSocket), served from a background thread.
 
 One asyncio loop in its own thread runs a ``websockets`` server (WS and WSS
-on one port: :mod:`kvsmock.server.ws_one_port`) and the loopback STUN/TURN
-responder of :mod:`kvsmock.server.ice_responder`. The rules are the service
+on one port: :mod:`kvsmock.server.ws_one_port`) and the TURN server of
+:mod:`kvsmock.server.turn` (UDP on the same port number, TCP and TLS on the
+same port, beside WS and WSS). The rules are the service
 layer's (:mod:`kvsmock.service.signaling`); this module only carries them
 over WebSocket:
 
@@ -19,7 +20,10 @@ over WebSocket:
   the hub delivers are sent as JSON text frames;
 * on shutdown, and when the channel has gone (deleted, or state reset;
   noticed at the client's next message),
-  the client gets ``GO_AWAY`` and the socket is closed.
+  the client gets ``GO_AWAY`` and the socket is closed;
+* the storage sessions' media peers (WebRTC ingestion) run on the same
+  loop: while the server runs, its :class:`~.storage_peers.StoragePeerRunner`
+  is the service's storage peer factory.
 
 SigV4 signatures are not verified (moto does not verify them either).
 """
@@ -47,9 +51,12 @@ from ..service.identifiers import parse_arn
 from ..service.signaling.events import CLOSE_GOING_AWAY, GO_AWAY
 from ..service.signaling.hub import hub_for
 from ..service.signaling.peers import MASTER, VIEWER, Peer
+from ..service.signaling.storage_peer import storage_peer_factories
 from ..service.signaling.validation import check_channel_arn
 from .addresses import listening_url
-from .ice_responder import IceResponderProtocol
+from .storage_peers import StoragePeerRunner
+from .turn import TurnServer
+from .turn.credentials import BackendAuthority
 from .ws_one_port import OnePortLoop, accept_connections
 
 log = logging.getLogger("kvsmock.signaling")
@@ -122,14 +129,14 @@ def _client_message(frame: str | bytes) -> dict[str, Any] | None:
 
 
 class SignalingServer:
-    """kvsmock's WebRTC signaling endpoint (WebSocket) and its loopback STUN/TURN responder.
+    """kvsmock's WebRTC signaling endpoint (WebSocket) and its TURN server.
 
     ``start()`` binds and serves from a background thread and adds the
     server's address to ``registry`` (the process's
     :data:`~kvsmock.api.endpoints.running_signaling`), so that
     GetSignalingChannelEndpoint hands it out for WSS; ``stop()`` sends
-    GO_AWAY to every client, closes, and takes the address back. Also a
-    context manager.
+    GO_AWAY to every client, frees every TURN allocation, closes, and
+    takes the address back. Also a context manager.
     """
 
     def __init__(
@@ -159,8 +166,10 @@ class SignalingServer:
         self._startup_error: BaseException | None = None
         self._stopping: asyncio.Event | None = None
         self._server: Server | None = None
-        self._udp: asyncio.DatagramTransport | None = None
+        self.turn: TurnServer | None = None
+        self._turn_listener: socket.socket | None = None
         self._connections: set[_Connection] = set()
+        self._storage: StoragePeerRunner | None = None
 
     # ------------------------------------------------------------- addresses
     @property
@@ -200,9 +209,14 @@ class SignalingServer:
             ice_port=self.ice_port,
         )
         self._registry.add(self.address)
+        assert self._loop is not None
+        self._storage = StoragePeerRunner(self._loop, self.host)
+        storage_peer_factories.add(self._storage)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
+        if self._storage is not None:
+            storage_peer_factories.remove(self._storage)
         if self.address is not None:
             self._registry.remove(self.address)
             self.address = None
@@ -242,7 +256,7 @@ class SignalingServer:
             reuse_port=False,
         )
         listener.setblocking(False)
-        self.port = port = listener.getsockname()[1]
+        self.port = listener.getsockname()[1]
         # websockets never accepts on the listener itself: each connection is handed to it as WS or WSS.
         self._server = await serve(
             self._handle,
@@ -255,26 +269,58 @@ class SignalingServer:
         )
         loop = asyncio.get_running_loop()
         assert isinstance(loop, OnePortLoop) and loop.protocol_factory is not None
-        accepting = asyncio.create_task(accept_connections(listener, loop.protocol_factory, self.ssl_context))
-        if self.ice:
-            await self._start_ice(port)
+        accepting: list[asyncio.Task] = []
+        try:
+            if self.ice:
+                accepting += await self._start_turn(listener, loop.protocol_factory)
+            else:
+                accepting.append(
+                    asyncio.create_task(accept_connections(listener, loop.protocol_factory, self.ssl_context))
+                )
+        except BaseException:
+            listener.close()
+            if self.turn is not None:
+                self.turn.close()
+            raise
         self._ready.set()
         await self._stopping.wait()
-        accepting.cancel()
+        for task in accepting:
+            task.cancel()
+        if self._storage is not None:
+            await self._storage.close_all()
         await self._shutdown()
 
-    async def _start_ice(self, tcp_port: int) -> None:
-        """The STUN/TURN responder, on the same port number over UDP when it is free."""
-        loop = asyncio.get_running_loop()
+    async def _start_turn(self, listener: socket.socket, ws_factory: Any) -> list[asyncio.Task]:
+        """The TURN server: UDP on the signaling port's number, TCP and TLS on the signaling port.
+
+        When that UDP port is taken, TURN moves to a port number free for
+        both UDP and TCP (TCP then has a listener of its own), so that
+        every URI of GetIceServerConfig names one port.
+        """
         host = self.host or "0.0.0.0"
-        for port in (tcp_port, 0):
+        relay_host = urlsplit(listening_url("ws", self.host, self.port)).hostname or "127.0.0.1"
+        turn = self.turn = TurnServer(BackendAuthority(self._backend_for), relay_host, bind_host=host)
+        tcp_port = listener.getsockname()[1]
+        try:
+            self.ice_port = await turn.listen_udp(host, tcp_port)
+        except OSError:
+            self.ice_port = None
+        tasks = [asyncio.create_task(accept_connections(listener, ws_factory, self.ssl_context, turn.stream_protocol))]
+        for _ in range(20 if self.ice_port is None else 0):
             try:
-                transport, _ = await loop.create_datagram_endpoint(IceResponderProtocol, local_addr=(host, port))
+                udp_port = await turn.listen_udp(host, 0)
             except OSError:
+                break
+            try:
+                own = socket.create_server((host, udp_port), family=listener.family)
+            except OSError:
+                turn.close_udp()
                 continue
-            self._udp = transport
-            self.ice_port = transport.get_extra_info("sockname")[1]
-            return
+            own.setblocking(False)
+            self._turn_listener, self.ice_port = own, udp_port
+            tasks.append(asyncio.create_task(accept_connections(own, ws_factory, self.ssl_context, turn.stream_protocol)))
+            break
+        return tasks
 
     async def _shutdown(self) -> None:
         connections = list(self._connections)
@@ -283,11 +329,26 @@ class SignalingServer:
             conn.outbox.close(CLOSE_GOING_AWAY, "The signaling server is shutting down.")
         if connections:
             await asyncio.wait([c.writer for c in connections], timeout=2)
+        if self.turn is not None:
+            self.turn.close()
+            await asyncio.sleep(0)  # its sockets' connection_lost callbacks run before the loop ends
+        if self._turn_listener is not None:
+            self._turn_listener.close()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        if self._udp is not None:
-            self._udp.close()
+
+    # ------------------------------------------------------------------ TURN
+    def turn_allocations(self, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The TURN allocations held now (empty once the server has stopped)."""
+        loop, turn = self._loop, self.turn
+        if turn is None or loop is None or loop.is_closed() or self._thread is None:
+            return turn.allocations() if turn is not None else []
+
+        async def snapshot() -> list[dict[str, Any]]:
+            return turn.allocations()
+
+        return asyncio.run_coroutine_threadsafe(snapshot(), loop).result(timeout)
 
     # -------------------------------------------------------------- handshake
     def _plan(self, request: Request) -> _Plan:
@@ -421,7 +482,7 @@ def start_signaling_server(host: str = "127.0.0.1", port: int = 0, **kwargs: Any
     """Start a signaling server in-process; use it as a context manager or call ``.stop()``.
 
     While it runs, GetSignalingChannelEndpoint answers WSS with its
-    ``ws://`` address and GetIceServerConfig points at its STUN/TURN responder::
+    ``ws://`` address and GetIceServerConfig points at its TURN server::
 
         with start_signaling_server() as server:
             ...  # server.url == "ws://127.0.0.1:PORT"

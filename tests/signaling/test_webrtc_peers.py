@@ -7,7 +7,8 @@ answer and trickled ICE candidates (sent as ICE_CANDIDATE messages, not
 inside the SDP), and connect: each viewer gets a data-channel message and
 decoded video frames from the master. All traffic stays on loopback: host
 candidates are limited to 127.0.0.1, and the TURN URIs GetIceServerConfig
-gives point at kvsmock's loopback responder, which refuses allocations at once.
+gives point at kvsmock's TURN server on loopback (relayed candidates are
+gathered too; test_turn_relay.py connects peers through them alone).
 """
 
 from __future__ import annotations

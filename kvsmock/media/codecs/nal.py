@@ -10,7 +10,7 @@ import struct
 
 from .base import InvalidCodecPrivateData, InvalidMediaFrame
 
-__all__ = ["check_nal_frame", "record_length_size"]
+__all__ = ["annexb_units", "check_nal_frame", "length_prefixed", "record_length_size"]
 
 _LENGTH_READERS = {
     1: struct.Struct(">B").unpack_from,
@@ -50,3 +50,28 @@ def check_nal_frame(data: bytes | memoryview, length_size: int, hevc: bool) -> N
         if data[pos] & 0x80:  # forbidden_zero_bit
             raise InvalidMediaFrame("A NAL unit in a video frame has its forbidden bit set.")
         pos += size
+
+
+def annexb_units(data: bytes | memoryview) -> list[bytes]:
+    """The NAL units of an Annex-B byte stream (each after a ``00 00 01`` or ``00 00 00 01`` start code).
+
+    Zero bytes before a start code (a 4-byte start code's first byte, or
+    trailing_zero_8bits) are not part of the unit before it; bytes before
+    the first start code are ignored.
+    """
+    buf = bytes(data)
+    units: list[bytes] = []
+    start = buf.find(b"\x00\x00\x01")
+    while start != -1:
+        begin = start + 3
+        start = buf.find(b"\x00\x00\x01", begin)
+        unit = buf[begin:] if start == -1 else buf[begin:start]
+        unit = unit.rstrip(b"\x00")
+        if unit:
+            units.append(unit)
+    return units
+
+
+def length_prefixed(units: list[bytes], length_size: int = 4) -> bytes:
+    """NAL units framed as Matroska and MP4 carry them: each preceded by its length in ``length_size`` bytes."""
+    return b"".join(len(unit).to_bytes(length_size, "big") + unit for unit in units)

@@ -29,6 +29,8 @@ when the message was sent); messages from the storage session carry no
 Modules: :mod:`.hub` (the state of one backend's channels, and routing),
 :mod:`.peers`, :mod:`.channel_state` (connections and held messages of one
 channel), :mod:`.validation` (client input), :mod:`.events` (server events),
-:mod:`.storage_session`, :mod:`.alexa`, :mod:`.ice_credentials`, :mod:`.sdp`
-and :mod:`.metering`.
+:mod:`.storage_session`, :mod:`.storage_peer` (the hook a transport that runs
+WebRTC media installs), :mod:`.storage_lifetime`, :mod:`.storage_ingest` (the
+received media into the stream), :mod:`.alexa`, :mod:`.ice_credentials`,
+:mod:`.sdp` and :mod:`.metering`.
 """

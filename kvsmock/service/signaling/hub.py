@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ...errors import ClientLimitExceededException, InvalidArgumentException, KvsError
 from ..channels import SignalingChannel
@@ -15,8 +15,12 @@ from .ice_credentials import ICE_CONFIG_TPS, IceCredentials
 from .metering import meter
 from .peers import MASTER, MAX_VIEWERS_PER_CHANNEL, MESSAGE_RATE_LIMITS, VIEWER, Peer
 from .sdp import storage_offer
+from .storage_peer import StoragePeer, StoragePeerOrder, storage_peer_factories
 from .storage_session import StorageSession
 from .validation import check_client_id, check_message
+
+if TYPE_CHECKING:
+    from ..streams import Stream
 
 #: JoinStorageSession(AsViewer) calls per second per channel.
 STORAGE_JOIN_TPS = 2
@@ -104,8 +108,12 @@ class SignalingHub:
                 return
             if peer.role == MASTER and state.master is peer:
                 state.master = None
+                if state.storage is not None:
+                    state.storage.end_master("the master left the channel")
             elif peer.role == VIEWER and state.viewers.get(peer.client_id or "") is peer:
                 del state.viewers[peer.client_id or ""]
+                if state.storage is not None:
+                    state.storage.end_viewer(peer.client_id or "", "the viewer left the channel")
 
     def connected(self, channel_arn: str) -> dict[str, Any]:
         """Who is connected: ``{"master": bool, "viewers": [ClientId, ...]}``."""
@@ -179,36 +187,62 @@ class SignalingHub:
         state.post(MASTER, event, peer.key, action, ttl)
 
     # ------------------------------------------------------ storage peer
-    def join_storage_session(self, channel: SignalingChannel, stream_arn: str) -> StorageSession:
-        """The master joins: the storage session sends it an SDP offer (held up to the TTL if it is away)."""
-        return self._join_storage(channel, stream_arn, None, "JoinStorageSession")
+    def join_storage_session(self, channel: SignalingChannel, stream_arn: str,
+                             stream: Stream | None = None) -> StorageSession:
+        """The master joins: the storage session sends it an SDP offer (held up to the TTL if it is away).
+
+        With ``stream`` (the mapped stream) and a storage peer factory
+        installed (:mod:`.storage_peer`), a media peer makes the offer and
+        stores the master's media in the stream; otherwise the offer is canned.
+        """
+        return self._join_storage(channel, stream_arn, None, "JoinStorageSession", stream)
 
     def join_storage_session_as_viewer(
-        self, channel: SignalingChannel, stream_arn: str, client_id: str
+        self, channel: SignalingChannel, stream_arn: str, client_id: str, stream: Stream | None = None
     ) -> StorageSession:
-        """A viewer joins: the storage session sends that viewer an SDP offer."""
-        return self._join_storage(channel, stream_arn, client_id, "JoinStorageSessionAsViewer")
+        """A viewer joins: the storage session sends that viewer an SDP offer (and, with a media peer, the master's media)."""
+        return self._join_storage(channel, stream_arn, client_id, "JoinStorageSessionAsViewer", stream)
 
     def _join_storage(self, channel: SignalingChannel, stream_arn: str, client_id: str | None,
-                      operation: str) -> StorageSession:
+                      operation: str, stream: Stream | None) -> StorageSession:
         self._rest_rate("JoinStorageSession", channel.arn, STORAGE_JOIN_TPS, operation)
+        peer = self._storage_peer(channel.arn, stream, client_id)
         with self.lock:
             state = self.state(channel.arn)
             if state.storage is None or state.storage.stream_arn != stream_arn:
+                if state.storage is not None:
+                    state.storage.close("the channel was mapped to another stream")
                 state.storage = StorageSession(stream_arn)
             storage = state.storage
             if client_id is None:
                 storage.master_joins += 1
                 storage.master_answer = None
+                storage.set_master_peer(peer)
                 recipient = MASTER
             else:
                 storage.viewers[client_id] = None
+                storage.set_viewer_peer(client_id, peer)
                 state.storage_viewers.add(client_id)
                 recipient = f"{VIEWER}:{client_id}"
             meter(state, "JOIN_STORAGE_SESSION")
-            event = {"messageType": "SDP_OFFER", "messagePayload": storage_offer(for_master=client_id is None)}
+            offer = peer.offer if peer is not None else storage_offer(for_master=client_id is None)
+            event = {"messageType": "SDP_OFFER", "messagePayload": offer}
             state.post(recipient, event, "STORAGE", "SDP_OFFER", channel.message_ttl_seconds)
             return storage
+
+    def _storage_peer(self, channel_arn: str, stream: Stream | None, client_id: str | None) -> StoragePeer | None:
+        """A media peer from the installed factory (made outside the lock: it waits for the peer's offer)."""
+        factory = storage_peer_factories.current()
+        if factory is None or stream is None:
+            return None
+
+        def ended(peer: StoragePeer, reason: str) -> None:
+            with self.lock:
+                state = self.channels.get(channel_arn)
+                if state is not None and state.storage is not None:
+                    state.storage.forget(peer, reason)
+
+        return factory(StoragePeerOrder(channel_arn, stream, client_id, ended))
 
     # --------------------------------------------------------------- Alexa
     def send_alexa_offer(self, channel: SignalingChannel, sender_client_id: str, payload: str,
@@ -242,6 +276,11 @@ class SignalingHub:
         with self.lock:
             meter(self.state(channel.arn), "GET_ICE_SERVER_CONFIG")
         return self._ice.issue(channel.arn, count)
+
+    @property
+    def ice(self) -> IceCredentials:
+        """This backend's TURN credential signer (the TURN server checks usernames with it)."""
+        return self._ice
 
 
 #: Where a backend keeps its hub.

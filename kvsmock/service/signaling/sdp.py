@@ -1,4 +1,4 @@
-"""SDP: reading the SDP inside a message payload, and the storage session's own offer."""
+"""SDP: reading the SDP inside a message payload, and the storage session's canned offer."""
 
 from __future__ import annotations
 
@@ -30,11 +30,12 @@ def has_codec(sdp: str, codec: str) -> bool:
 
 
 def storage_offer(for_master: bool) -> str:
-    """The storage session's SDP offer (base64 of ``{"type": "offer", "sdp": ...}``).
+    """The storage session's canned SDP offer (base64 of ``{"type": "offer", "sdp": ...}``).
 
-    A well-formed offer with Opus audio (sendrecv) and H.264 video (received
-    from the master, sent to viewers), and no candidates: kvsmock does not
-    run a media peer, so ICE with it never completes.
+    Sent when no media peer can run (no signaling server in the process): a
+    well-formed offer with Opus audio (sendrecv) and H.264 video (received
+    from the master, sent to viewers), and no candidates, so ICE with it
+    never completes.
     """
     ufrag = secrets.token_hex(4)
     pwd = secrets.token_hex(12)
