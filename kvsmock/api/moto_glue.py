@@ -266,13 +266,14 @@ def count_signaling(channel_arn: str, what: str, nbytes: int) -> None:
         channel.usage.message()
 
 
+def every_backend() -> list[KinesisVideoService]:
+    """The backends of every account and region that exist now."""
+    return [backend for regions in list(kinesisvideo_backends.values()) for backend in list(regions.values())]
+
+
 def expire_all() -> int:
     """Free the media whose retention has ended, in every account and region; returns fragments freed."""
-    freed = 0
-    for regions in list(kinesisvideo_backends.values()):
-        for backend in list(regions.values()):
-            freed += backend.expire_media()
-    return freed
+    return sum(backend.expire_media() for backend in every_backend())
 
 
 def reset_all() -> None:

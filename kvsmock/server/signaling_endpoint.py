@@ -45,7 +45,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..api.endpoints import RunningSignaling, SignalingAddress, running_signaling
-from ..api.moto_glue import account_id_for, backend_for as default_backend_for
+from ..api.moto_glue import account_id_for, backend_for as default_backend_for, every_backend
 from ..errors import InternalFailure, KvsError, SignalingAccessDenied
 from ..service.identifiers import parse_arn
 from ..service.signaling.events import CLOSE_GOING_AWAY, GO_AWAY
@@ -61,6 +61,8 @@ from .ws_one_port import OnePortLoop, accept_connections
 
 log = logging.getLogger("kvsmock.signaling")
 
+#: Seconds between sweeps of the hubs' time-based connection rules.
+CONNECTION_SWEEP_SECONDS = 1.0
 #: Largest frame accepted; a message payload is limited to 10,000 characters, the
 #: frame is kept larger so an oversized payload gets a STATUS_RESPONSE, not a dropped socket.
 MAX_FRAME_BYTES = 256 * 1024
@@ -282,6 +284,7 @@ class SignalingServer:
             if self.turn is not None:
                 self.turn.close()
             raise
+        accepting.append(asyncio.create_task(self._sweep_connections()))
         self._ready.set()
         await self._stopping.wait()
         for task in accepting:
@@ -289,6 +292,17 @@ class SignalingServer:
         if self._storage is not None:
             await self._storage.close_all()
         await self._shutdown()
+
+    @staticmethod
+    async def _sweep_connections() -> None:
+        """Once a second: the hubs' time-based connection rules (lifetime, idle timeout, RECONNECT_ICE_SERVER)."""
+        while True:
+            await asyncio.sleep(CONNECTION_SWEEP_SECONDS)
+            for backend in every_backend():
+                try:
+                    hub_for(backend).sweep()
+                except Exception:  # never let the sweeper die
+                    log.exception("the signaling connection sweep failed")
 
     async def _start_turn(self, listener: socket.socket, ws_factory: Any) -> list[asyncio.Task]:
         """The TURN server: UDP on the signaling port's number, TCP and TLS on the signaling port.

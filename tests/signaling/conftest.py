@@ -15,9 +15,15 @@ import time
 from typing import Any
 
 import pytest
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from kvsmock import clock
+
+
+def is_connect_rate_refusal(err: InvalidStatus) -> bool:
+    """The handshake was refused by the channel's connect rate (not by another rule)."""
+    return err.response.status_code == 400 and b"Connecting to a signaling channel" in bytes(err.response.body or b"")
 
 
 def b64(data: Any) -> str:
@@ -89,9 +95,17 @@ class Signaling:
         return self.kv.signaling_ws_url(arn, client_id)
 
     def connect(self, arn: str, client_id: str | None = None, url: str | None = None) -> ClientConnection:
+        """Connect, waiting while the channel's connect rate (3 per second) refuses; other refusals raise."""
         url = url or self.url(arn, client_id)
         tls = self.kv.ssl_context() if url.startswith("wss://") else None
-        return self._stack.enter_context(connect(url, ssl=tls, open_timeout=10))
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                return self._stack.enter_context(connect(url, ssl=tls, open_timeout=10))
+            except InvalidStatus as err:
+                if not (is_connect_rate_refusal(err) and time.monotonic() < deadline):
+                    raise
+                time.sleep(0.05)
 
     def rest(self, arn: str, role: str = "MASTER"):
         """The kinesis-video-signaling client on the channel's HTTPS endpoint."""

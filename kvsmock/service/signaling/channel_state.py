@@ -37,6 +37,8 @@ class ChannelSignaling:
     #: Viewers whose last offer came from the storage session: their answers and candidates go there.
     storage_viewers: set[str] = field(default_factory=set)
     alexa: dict[str, AlexaOffer] = field(default_factory=dict)
+    #: When the TURN credentials GetIceServerConfig last handed out for the channel expire (0: none yet).
+    ice_expiry: float = 0.0
     #: Usage: messages relayed by action, connections, queued/expired/replaced counts.
     counts: Counter = field(default_factory=Counter)
 

@@ -11,6 +11,7 @@ CLOSE_REPLACED = 1000
 CLOSE_GOING_AWAY = 1001
 
 GO_AWAY: dict[str, Any] = {"messageType": "GO_AWAY"}
+RECONNECT_ICE_SERVER: dict[str, Any] = {"messageType": "RECONNECT_ICE_SERVER"}
 
 
 def status_response(correlation_id: str, err: KvsError) -> dict[str, Any]:

@@ -5,15 +5,25 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, Callable
 
+from ... import clock
 from ...errors import ClientLimitExceededException, InvalidArgumentException, KvsError
 from ..channels import SignalingChannel
 from ..rate_limit import RateLimiter
 from .alexa import ALEXA_OFFER_TPS, AlexaOffer
 from .channel_state import ChannelSignaling
-from .events import CLOSE_REPLACED, status_response
+from .events import CLOSE_GOING_AWAY, CLOSE_REPLACED, GO_AWAY, RECONNECT_ICE_SERVER, status_response
 from .ice_credentials import ICE_CONFIG_TPS, IceCredentials
 from .metering import meter
-from .peers import MASTER, MAX_VIEWERS_PER_CHANNEL, MESSAGE_RATE_LIMITS, VIEWER, Peer
+from .peers import (
+    CONNECTS_PER_SECOND,
+    IDLE_TIMEOUT_SECONDS,
+    MASTER,
+    MAX_CONNECTION_SECONDS,
+    MAX_VIEWERS_PER_CHANNEL,
+    MESSAGE_RATE_LIMITS,
+    VIEWER,
+    Peer,
+)
 from .sdp import storage_offer
 from .storage_peer import StoragePeer, StoragePeerOrder, storage_peer_factories
 from .storage_session import StorageSession
@@ -60,7 +70,12 @@ class SignalingHub:
 
     # -------------------------------------------------------- connections
     def check_connect(self, channel: SignalingChannel, role: str, client_id: str | None) -> None:
-        """Raise the error a connect would get (the transport calls this during the handshake)."""
+        """Raise the error a connect would get (the transport calls this during the handshake, once per
+        connection attempt: it also counts the attempt against the channel's connect rate)."""
+        self._check_connect(channel, role, client_id)
+        self._rest_rate("CONNECT", channel.arn, CONNECTS_PER_SECOND, "Connecting to a signaling channel")
+
+    def _check_connect(self, channel: SignalingChannel, role: str, client_id: str | None) -> None:
         channel.require_active()
         if role == VIEWER:
             check_client_id(client_id)
@@ -83,7 +98,7 @@ class SignalingHub:
         if role not in (MASTER, VIEWER):
             raise InvalidArgumentException(f"Unknown role {role}.")
         with self.lock:
-            self.check_connect(channel, role, client_id if role == VIEWER else None)
+            self._check_connect(channel, role, client_id if role == VIEWER else None)
             state = self.state(channel.arn)
             peer = Peer(channel.arn, role, client_id if role == VIEWER else None, deliver, close, self)
             old = state.master if role == MASTER else state.viewers.get(client_id or "")
@@ -129,6 +144,7 @@ class SignalingHub:
         the C SDK PascalCase). A failure is answered only when the message
         carried a ``correlationId``; otherwise it is dropped, as the service does.
         """
+        peer.last_heard = clock.now()
         msg = {str(k).lower(): v for k, v in message.items()}
         correlation = msg.get("correlationid")
         try:
@@ -273,9 +289,43 @@ class SignalingHub:
     def ice_credentials(self, channel: SignalingChannel, count: int = 2) -> list[dict[str, Any]]:
         """``count`` TURN credential sets as GetIceServerConfig returns them (without the URIs)."""
         self._rest_rate("GetIceServerConfig", channel.arn, ICE_CONFIG_TPS, "GetIceServerConfig")
+        issued = self._ice.issue(channel.arn, count)
         with self.lock:
-            meter(self.state(channel.arn), "GET_ICE_SERVER_CONFIG")
-        return self._ice.issue(channel.arn, count)
+            state = self.state(channel.arn)
+            meter(state, "GET_ICE_SERVER_CONFIG")
+            state.ice_expiry = clock.now() + issued[0]["Ttl"]
+        return issued
+
+    # ------------------------------------------------------ connection life
+    def sweep(self) -> None:
+        """Apply the connection rules that take time (the transport calls this every second):
+
+        * a connection open for an hour, or whose client has sent nothing for
+          10 minutes, gets GO_AWAY and is closed (emulator time);
+        * when the TURN credentials last handed out for a channel expire, its
+          connected clients get RECONNECT_ICE_SERVER, to fetch new ones with
+          GetIceServerConfig (kvsmock's trigger: the service documents none).
+        """
+        now = clock.now()
+        closing: list[tuple[Peer, str]] = []
+        reminding: list[Peer] = []
+        with self.lock:
+            for state in self.channels.values():
+                peers = ([state.master] if state.master is not None else []) + list(state.viewers.values())
+                for peer in peers:
+                    if now - peer.connected_at >= MAX_CONNECTION_SECONDS:
+                        closing.append((peer, "The connection reached its limit of one hour."))
+                    elif now - peer.last_heard >= IDLE_TIMEOUT_SECONDS:
+                        closing.append((peer, "The connection was idle for 10 minutes."))
+                    elif state.ice_expiry and now >= state.ice_expiry and peer.ice_reminded < state.ice_expiry:
+                        peer.ice_reminded = state.ice_expiry
+                        reminding.append(peer)
+        for peer, reason in closing:
+            self.disconnect(peer)
+            peer.deliver(dict(GO_AWAY))
+            peer.close(CLOSE_GOING_AWAY, reason)
+        for peer in reminding:
+            peer.deliver(dict(RECONNECT_ICE_SERVER))
 
     @property
     def ice(self) -> IceCredentials:
