@@ -3,9 +3,11 @@
 A request goes to kvsmock when it is signed for the ``kinesisvideo`` service
 (every KVS SDK signs with that name), or is unsigned and aimed at a KVS path
 (HLS/DASH session URLs, browsers); ``/_kvsmock/*`` is the server's own
-control API (:mod:`kvsmock.server.control`); everything else goes to moto's
-server app, so S3, KMS, SNS and the rest answer on the same port. Every
-response carries CORS headers (:mod:`kvsmock.server.cors`).
+control API (:mod:`kvsmock.server.control`), the web console among it (a
+browser opening ``/`` is sent there: :mod:`kvsmock.server.console_files`);
+everything else goes to moto's server app, so S3, KMS, SNS and the rest
+answer on the same port. Every response carries CORS headers
+(:mod:`kvsmock.server.cors`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ..api.moto_glue import backend_for, make_request, moto_wsgi_app
 from ..api.request import DEFAULT_GET_MEDIA_IDLE_TIMEOUT, ApiResponse
 from ..service.persistence import persistence
 from .addresses import base_url_of
+from .console_files import redirect_to_console, wants_console
 from .control import control_response, is_control_path
 from .cors import cors_headers, with_cors
 from .peer import peer_gone_probe
@@ -109,6 +112,8 @@ class KvsServerApp:
         if request.method == "OPTIONS":
             start_response("200 OK", cors_headers(environ) + [("Content-Length", "0")])
             return [b""]
+        if wants_console(request):  # a browser opening the server's root
+            return self._send(environ, start_response, redirect_to_console())
         if is_control_path(request.path):
             return self._send(environ, start_response, control_response(request))
         if self.is_kvs_request(request):

@@ -9,6 +9,8 @@
   emulator clock (:mod:`kvsmock.clock`); retention follows it at once;
 * ``GET /_kvsmock/usage`` — the usage report (``account`` and ``region``
   narrow it, like :func:`kvsmock.usage`).
+* ``GET /_kvsmock/console/`` — the web console's files
+  (:mod:`kvsmock.server.console_files`).
 
 Control request bodies are at most :data:`CONTROL_BODY_LIMIT` bytes (413
 past that, never read whole).
@@ -28,6 +30,7 @@ from ..api.request import ApiResponse
 from ..api.usage_report import usage
 from ..errors import KvsError
 from ..service.persistence import persistence
+from .console_files import console_response, is_console_path
 
 #: Where the control API is.
 PREFIX = "/_kvsmock/"
@@ -42,6 +45,8 @@ def is_control_path(path: str) -> bool:
 def control_response(request: Request) -> ApiResponse:
     """The answer to one ``/_kvsmock/*`` request."""
     path = request.path
+    if is_console_path(path):
+        return console_response(request)
     if path == "/_kvsmock/health" and request.method in ("GET", "HEAD"):
         return _json(200, {"status": "ready"})
     if path == "/_kvsmock/reset" and request.method == "POST":

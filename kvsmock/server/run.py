@@ -170,6 +170,7 @@ def _serve(
     if ca_file is not None:
         print(f"kvsmock CA certificate: {ca_file} (trust it for https:// and wss://)", flush=True)
     print(f"kvsmock health: {url}/_kvsmock/health", flush=True)
+    print(f"kvsmock console: {url}/_kvsmock/console/ (open it in a browser)", flush=True)
     print(f"kvsmock credentials: any; for example {SUGGESTED_CREDENTIALS}", flush=True)
     if public_url:
         print(f"kvsmock data endpoints point at {public_url}", flush=True)
