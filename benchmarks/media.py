@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -124,6 +125,24 @@ def chunked_upload(port: int, header: bytes, frags: list[bytes], headers: dict[s
     elapsed = time.perf_counter() - start
     conn.close()
     return elapsed
+
+
+def ack_latencies(port: int, header: bytes, frags: list[bytes], headers: dict[str, str]) -> list[float]:
+    """Milliseconds from each fragment's last byte sent to its PERSISTED ACK read (one fragment at a time)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    sock.sendall(f"POST /putMedia HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}Transfer-Encoding: chunked\r\n\r\n".encode())
+    sock.sendall(b"%x\r\n%s\r\n" % (len(header), header))
+    received, out = b"", []
+    for index, frag in enumerate(frags):
+        sock.sendall(b"%x\r\n%s\r\n" % (len(frag), frag))
+        sent = time.perf_counter()
+        while received.count(b'"PERSISTED"') <= index:
+            received += sock.recv(65536)
+        out.append((time.perf_counter() - sent) * 1000)
+    sock.sendall(b"0\r\n\r\n")
+    sock.close()
+    return out
 
 
 def put_headers(stream: str) -> dict[str, str]:
@@ -239,6 +258,12 @@ def main(argv: list[str] | None = None) -> int:
         p50 = statistics.median(latencies)
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
         rows.append(("(d) live latency, last byte sent -> GetMedia(NOW) reader has it", f"p50 {p50:.1f} ms, p99 {p99:.1f} ms", f"{len(latencies)} fragments (targets 5 / 20 ms)"))
+
+        # (f) PutMedia ACK latency: a fragment's last byte sent -> its PERSISTED ACK read.
+        kv.create_stream(StreamName="acks", DataRetentionInHours=1)
+        ack_header, ack_frags = fragments(n, start_ms=1_900_000_000_000)
+        acks = sorted(ack_latencies(server.port, ack_header, ack_frags, put_headers("acks")))
+        rows.append(("(f) PutMedia ACK latency, last byte sent -> PERSISTED read", f"p50 {statistics.median(acks):.1f} ms, p99 {acks[min(len(acks) - 1, int(len(acks) * 0.99))]:.1f} ms", f"{len(acks)} fragments, one at a time (target p50 <= 5 ms)"))
 
         # (e) peak memory per stored MB, in a fresh server process (its high-water mark
         # must not include the runs above).
