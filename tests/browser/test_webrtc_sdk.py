@@ -159,10 +159,10 @@ def test_sdk_peers_relay_only_through_kvsmock_turn(transport, tls_server, page_s
     pages = _Pages(page_log, master=master, viewer=viewer)
     report, wait = pages.report, pages.wait
 
-    master.goto(f"{page_server}/pages/webrtc-relay.html")
+    master.goto(f"{page_server}/pages/webrtc.html")
     master.evaluate("config => startMaster(config)", master_config)
     wait(master, "window.state.open === true", 15)
-    viewer.goto(f"{page_server}/pages/webrtc-relay.html")
+    viewer.goto(f"{page_server}/pages/webrtc.html")
     viewer.evaluate("config => startViewer(config)", viewer_config)
 
     wait(viewer, "window.state.framesDecoded > 25", 30)
