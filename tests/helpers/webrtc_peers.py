@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import websockets
+from botocore.exceptions import ClientError
 from aiortc import (
     AudioStreamTrack,
     RTCConfiguration,
@@ -85,6 +86,18 @@ def decode(payload: str) -> dict[str, Any]:
     return json.loads(base64.b64decode(payload))
 
 
+def when_allowed(call: Any, **params: Any) -> Any:
+    """``call(**params)``, waiting while the channel's rate limit (JoinStorageSession: 2 a second) refuses it."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return call(**params)
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ClientLimitExceededException" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def message(action: str, payload: dict[str, Any], correlation: str) -> str:
     """A client message without a recipient: from the master or a joined viewer, it goes to the storage session."""
     return json.dumps({"action": action, "messagePayload": encode(payload), "correlationId": correlation})
@@ -143,7 +156,7 @@ class Master:
     async def run(self) -> None:
         try:
             async with websockets.connect(self.url, ssl=self.tls) as ws:
-                await asyncio.to_thread(self.storage.join_storage_session, channelArn=self.arn)
+                await asyncio.to_thread(when_allowed, self.storage.join_storage_session, channelArn=self.arn)
                 offer = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 assert "a=recvonly" in decode(offer["messagePayload"])["sdp"]
                 await answer_offer(self.pc, ws, offer)
@@ -195,7 +208,8 @@ class Viewer:
         try:
             async with websockets.connect(self.url, ssl=self.tls) as ws:
                 await asyncio.to_thread(
-                    self.storage.join_storage_session_as_viewer, channelArn=self.arn, clientId=self.client_id
+                    when_allowed, self.storage.join_storage_session_as_viewer, channelArn=self.arn,
+                    clientId=self.client_id,
                 )
                 offer = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 assert "a=sendonly" in decode(offer["messagePayload"])["sdp"]

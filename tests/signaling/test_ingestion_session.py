@@ -15,7 +15,9 @@ import aioice.ice
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from helpers.webrtc_peers import DEADLINE_SECONDS, Master, decode, list_fragments, storage_channel, wait_for_fragments
+from helpers.webrtc_peers import (
+    DEADLINE_SECONDS, Master, decode, list_fragments, storage_channel, wait_for_fragments, when_allowed,
+)
 
 from kvsmock.api.moto_glue import backend_for
 from kvsmock.service.signaling.hub import hub_for
@@ -59,8 +61,7 @@ def test_a_newer_join_replaces_the_older_peer(sig_local):
     client.join_storage_session(channelArn=arn)
     first = storage(arn).master_peer
     first_offer = offer_sdp(arn)
-    time.sleep(0.6)  # JoinStorageSession allows 2 calls a second per channel
-    client.join_storage_session(channelArn=arn)
+    when_allowed(client.join_storage_session, channelArn=arn)
     session = storage(arn)
     assert session.master_peer is not None and session.master_peer is not first
     assert session.ended == ["replaced by a newer JoinStorageSession"]

@@ -14,7 +14,6 @@ gathered too; test_turn_relay.py connects peers through them alone).
 from __future__ import annotations
 
 import asyncio
-import base64
 import fractions
 import json
 import time
@@ -33,6 +32,8 @@ from aiortc import (
 )
 from aiortc.sdp import candidate_from_sdp
 from av import VideoFrame
+
+from helpers.webrtc_peers import decode, encode, split_candidates
 
 WIDTH, HEIGHT = 160, 120
 FRAMES_WANTED = 5
@@ -64,14 +65,6 @@ class PatternTrack(VideoStreamTrack):
 
 
 # ------------------------------------------------------------------ the wire format
-def encode(obj: dict[str, Any]) -> str:
-    return base64.b64encode(json.dumps(obj).encode()).decode()
-
-
-def decode(payload: str) -> dict[str, Any]:
-    return json.loads(base64.b64decode(payload))
-
-
 def send_message(action: str, payload: dict[str, Any], recipient: str | None = None, correlation: str | None = None) -> str:
     out: dict[str, Any] = {"action": action, "messagePayload": encode(payload)}
     if recipient:
@@ -79,25 +72,6 @@ def send_message(action: str, payload: dict[str, Any], recipient: str | None = N
     if correlation:
         out["correlationId"] = correlation
     return json.dumps(out)
-
-
-def split_candidates(sdp: str) -> tuple[str, list[dict[str, Any]]]:
-    """The SDP without its candidates, and the first section's candidates as the JS SDK sends them."""
-    lines = sdp.split("\r\n")
-    kept, candidates, section, mid = [], [], -1, None
-    for line in lines:
-        if line.startswith("m="):
-            section += 1
-        if section == 0 and line.startswith("a=mid:"):
-            mid = line[len("a=mid:"):]
-        if line.startswith("a=candidate:"):
-            if section == 0:
-                candidates.append(line[2:])
-            continue
-        if line.startswith("a=end-of-candidates"):
-            continue
-        kept.append(line)
-    return "\r\n".join(kept), [{"candidate": c, "sdpMid": mid, "sdpMLineIndex": 0} for c in candidates]
 
 
 async def add_candidate(pc: RTCPeerConnection, payload: dict[str, Any]) -> None:
