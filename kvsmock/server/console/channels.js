@@ -4,7 +4,7 @@
 
 import { ApiError, kvs, listAll, signalingEndpoints } from "./api.js";
 import { Peer, signalingUrl } from "./peer.js";
-import { dl, every, fill, formatBytes, formatCount, formatTime, h } from "./util.js";
+import { deleteCell, dl, every, fill, formatBytes, formatCount, formatTime, h } from "./util.js";
 
 async function channelExtras(info, signal) {
   const [tags, storage] = await Promise.all([
@@ -70,24 +70,11 @@ export function channelsView(root, { signal, link }) {
     }
   }
 
-  function deleteCell(info) {
-    const cell = h("td", { class: "actions" });
-    const ask = h("button", { type: "button", class: "danger", "aria-label": `Delete ${info.ChannelName}`, onclick: () => {
-      fill(cell,
-        h("button", { type: "button", class: "danger", onclick: () => remove(info, cell) }, `Delete ${info.ChannelName} for good`),
-        h("button", { type: "button", onclick: () => fill(cell, ask) }, "Cancel"));
-      cell.querySelector("button").focus();
-    } }, "Delete");
-    return fill(cell, ask);
-  }
-
-  async function remove(info, cell) {
-    try {
+  function removeCell(info) {
+    return deleteCell(info.ChannelName, "DeleteSignalingChannel", async () => {
       await kvs("/deleteSignalingChannel", { ChannelARN: info.ChannelARN, CurrentVersion: info.Version }, { signal });
       refresh();
-    } catch (error) {
-      fill(cell, h("span", { class: "error" }, `DeleteSignalingChannel failed: ${error}`));
-    }
+    });
   }
 
   const rows = new Map();
@@ -113,7 +100,7 @@ export function channelsView(root, { signal, link }) {
         h("td", {}, formatTime(info.CreationTime, { ms: false })),
         h("td", {}, storageText(extras.storage)),
         h("td", {}, tagsText(extras.tags)),
-        deleteCell(info));
+        removeCell(info));
       rows.set(info.ChannelARN, { key, tr });
       return tr;
     });

@@ -2,7 +2,7 @@
 // forms to create and delete a stream.
 
 import { ApiError, kvs, listAll, onDataEndpoint, usage } from "./api.js";
-import { every, fill, formatBytes, formatCount, formatRetention, h, shortArn } from "./util.js";
+import { deleteCell, every, fill, formatBytes, formatCount, formatRetention, h, shortArn } from "./util.js";
 
 const PAGE = 50;
 
@@ -135,24 +135,11 @@ export function streamsView(root, { signal, link }) {
   }
 
   // ---------------------------------------------------------------- delete
-  function deleteCell(info) {
-    const cell = h("td", { class: "actions" });
-    const ask = h("button", { type: "button", class: "danger", "aria-label": `Delete ${info.StreamName}`, onclick: () => {
-      fill(cell,
-        h("button", { type: "button", class: "danger", onclick: () => remove(info, cell) }, `Delete ${info.StreamName} for good`),
-        h("button", { type: "button", onclick: () => fill(cell, ask) }, "Cancel"));
-      cell.querySelector("button").focus();
-    } }, "Delete");
-    return fill(cell, ask);
-  }
-
-  async function remove(info, cell) {
-    try {
+  function removeCell(info) {
+    return deleteCell(info.StreamName, "DeleteStream", async () => {
       await kvs("/deleteStream", { StreamARN: info.StreamARN, CurrentVersion: info.Version }, { signal });
       refresh();
-    } catch (error) {
-      fill(cell, h("span", { class: "error" }, `DeleteStream failed: ${error}`));
-    }
+    });
   }
 
   // ---------------------------------------------------------------- table
@@ -209,7 +196,7 @@ export function streamsView(root, { signal, link }) {
         h("td", {}, imageGenerationText(extras.imageGeneration)),
         h("td", {}, notificationText(extras.notification)),
         h("td", {}, storageText(extras.storage)),
-        deleteCell(info));
+        removeCell(info));
       rows.set(info.StreamARN, { key, tr });
       return tr;
     });

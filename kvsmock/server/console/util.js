@@ -158,3 +158,23 @@ export function shortArn(arn) {
   const tail = arn.split(":").slice(5).join(":");
   return tail || arn;
 }
+
+// A table cell with a Delete button that asks once more before it calls
+// remove() (an async API call); a failure is shown in the cell as `${what} failed`.
+export function deleteCell(name, what, remove) {
+  const cell = h("td", { class: "actions" });
+  const confirmed = async () => {
+    try {
+      await remove();
+    } catch (error) {
+      fill(cell, h("span", { class: "error" }, `${what} failed: ${error}`));
+    }
+  };
+  const ask = h("button", { type: "button", class: "danger", "aria-label": `Delete ${name}`, onclick: () => {
+    fill(cell,
+      h("button", { type: "button", class: "danger", onclick: confirmed }, `Delete ${name} for good`),
+      h("button", { type: "button", onclick: () => fill(cell, ask) }, "Cancel"));
+    cell.querySelector("button").focus();
+  } }, "Delete");
+  return fill(cell, ask);
+}
