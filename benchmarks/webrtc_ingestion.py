@@ -94,6 +94,10 @@ from conftest_plugin import KvsServer
 from kvsmock import read_fragments
 from report import publish
 
+# The wire helpers the ingestion tests use (tests/helpers), rather than a copy of them here.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+from helpers.webrtc_peers import message, split_candidates  # noqa: E402
+
 WIDTH, HEIGHT = 1280, 720
 VIDEO_CLOCK = 90000
 MB = 1024 * 1024
@@ -211,30 +215,6 @@ class RecordingH264Encoder(H264Encoder):
 
 
 # ------------------------------------------------------------------ signaling (the SDKs' wire format)
-def message(action: str, payload: dict[str, Any], correlation: str) -> str:
-    """A message without a recipient: from the master, it goes to the storage session."""
-    encoded = base64.b64encode(json.dumps(payload).encode()).decode()
-    return json.dumps({"action": action, "messagePayload": encoded, "correlationId": correlation})
-
-
-def split_candidates(sdp: str) -> tuple[str, list[dict[str, Any]]]:
-    """The SDP without its candidates, and the first section's candidates as the JS SDK trickles them."""
-    kept, candidates, section, mid = [], [], -1, None
-    for line in sdp.split("\r\n"):
-        if line.startswith("m="):
-            section += 1
-        if section == 0 and line.startswith("a=mid:"):
-            mid = line[len("a=mid:"):]
-        if line.startswith("a=candidate:"):
-            if section == 0:
-                candidates.append(line[2:])
-            continue
-        if line.startswith("a=end-of-candidates"):
-            continue
-        kept.append(line)
-    return "\r\n".join(kept), [{"candidate": c, "sdpMid": mid, "sdpMLineIndex": 0} for c in candidates]
-
-
 class Master:
     """Joins the storage session, answers its offer and streams until ``stop`` is set; then closes the peer."""
 
