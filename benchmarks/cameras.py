@@ -39,12 +39,19 @@ after); N from ``--cameras``):
 Readers: one camera on one stream and M GetMedia (StartSelectorType NOW)
 readers on it (``--readers``, ``--reader-seconds``). The service allows 3
 GetMedia connections per stream, so readers past the third are refused with
-ConnectionLimitExceededException: refusals are counted, delivery latency is
-reported for the admitted readers only. Delivery latency: from the producer
+ConnectionLimitExceededException (or ClientLimitExceededException: it also
+allows 5 GetMedia calls a second per stream, and the readers start
+together): refusals are counted, delivery latency is reported for the
+admitted readers only. Delivery latency: from the producer
 writing the byte that completes a fragment to a reader having received the
 fragment's whole GetMedia chunk (its trailing CONTINUATION_TOKEN tag; the
 fragment is told by its AWS_KINESISVIDEO_FRAGMENT_NUMBER tag, matched to the
 camera's ACKs), and to the reader seeing its FRAGMENT_NUMBER tag (first).
+
+The camera variants run the server with ``--quotas off``: creating hundreds
+of streams at once is more than the service allows (50 CreateStream calls a
+second per account); the reader variants keep the service's quotas, the
+connection limit being part of what they show.
 
 Variants run alternately (memory and ``--data-dir`` interleaved, their order
 rotating each round) for ``--rounds`` rounds; the table gives medians over
@@ -183,9 +190,9 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-def start_server(mode: str, work: Path) -> KvsServer:
+def start_server(mode: str, work: Path, quotas: str = "service") -> KvsServer:
     """A fresh server; its temporary files (the in-memory server's spill files) go under ``work``."""
-    extra = ["--tls", "off"]
+    extra = ["--tls", "off", "--quotas", quotas]
     if mode == "data-dir":
         extra += ["--data-dir", str(work / "data")]
     saved = os.environ.get("TMPDIR")
@@ -443,7 +450,7 @@ async def run_viewer(viewer: Viewer, port: int, stream: str, stop_at: float) -> 
         status = int(head.split(b" ", 2)[1])
         if status != 200:
             rest = await asyncio.wait_for(reader.read(4096), 10)
-            if b"ConnectionLimitExceeded" in head + rest:
+            if b"ConnectionLimitExceeded" in head + rest or b"ClientLimitExceeded" in head + rest:
                 viewer.refused = True
             else:
                 viewer.failure = f"HTTP {status}: {rest[:200]!r}"
@@ -603,7 +610,7 @@ def run_variant(mode: str, n: int, seconds: int, media: Media, tmp: Path, reader
         raise SystemExit(f"not enough free space in {tmp}: {free_bytes(tmp) / 1024 / MB:.1f} GiB "
                          f"for {need / 1024 / MB:.1f} GiB")
     work = Path(tempfile.mkdtemp(prefix="kvsmock-cameras-", dir=tmp))
-    server = start_server(mode, work)
+    server = start_server(mode, work, quotas="service" if readers else "off")  # see the module docstring
     try:
         kv = server.kinesisvideo
         streams = [f"camera-{i:04d}" for i in range(n)]
@@ -698,7 +705,7 @@ def camera_rows(results: list[dict]) -> list[tuple]:
 
 def reader_rows(results: list[dict]) -> list[str]:
     lines = [
-        "| mode | M readers | rounds | admitted / refused (ConnectionLimitExceeded) | delivery p50 / p99 ms, whole chunk "
+        "| mode | M readers | rounds | admitted / refused (ConnectionLimitExceeded, ClientLimitExceeded) | delivery p50 / p99 ms, whole chunk "
         "(admitted readers) | FRAGMENT_NUMBER seen p50 / p99 ms | ACK p50 / p99 ms | fragments delivered "
         "| server CPU % | RSS end / peak MB | other errors | load (1 min) |",
         "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|",
@@ -822,7 +829,8 @@ def main(argv: list[str] | None = None) -> int:
         f"sent as one chunk at its due time), ABSOLUTE timecodes, the C producer SDK's layout (unknown-size "
         f"Clusters, one per fragment), {args.seconds} s per variant, streams with DataRetentionInHours "
         f"{RETENTION_HOURS}; a fresh server per variant; variants alternate (memory / data-dir, order rotating), "
-        f"medians of {args.rounds} round(s) (each round's value in brackets).",
+        f"medians of {args.rounds} round(s) (each round's value in brackets). The camera variants run the server "
+        "with `--quotas off` (hundreds of CreateStream calls at once are more than the service's 50 a second).",
         "",
         f"Machine: {os.cpu_count()} CPUs, shared (other work ran too): load average (1/5/15 min) "
         f"{load_start[0]:.1f} / {load_start[1]:.1f} / {load_start[2]:.1f} at the start, "
@@ -849,8 +857,9 @@ def main(argv: list[str] | None = None) -> int:
         *summary(camera_results),
         "",
         f"Readers: one camera (as above) on one stream and M GetMedia (StartSelectorType NOW) readers for "
-        f"{args.reader_seconds} s. The service (and kvsmock) allow 3 GetMedia connections per stream: readers past "
-        "the third are refused with ConnectionLimitExceededException (counted, not retried); delivery latency is for "
+        f"{args.reader_seconds} s. The service (and kvsmock) allow 3 GetMedia connections and 5 GetMedia calls a "
+        "second per stream: readers past the third are refused with ConnectionLimitExceededException, or "
+        "ClientLimitExceededException past the fifth call in a second (counted, not retried); delivery latency is for "
         "the admitted readers only: from the producer writing the byte that completes a fragment to the reader "
         "having its whole GetMedia chunk (the trailing CONTINUATION_TOKEN tag), and to the reader seeing the chunk's "
         "FRAGMENT_NUMBER tag (the chunk's start).",

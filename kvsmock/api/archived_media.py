@@ -1,4 +1,9 @@
-"""Archived media: ListFragments and GetMediaForFragmentList."""
+"""Archived media: ListFragments and GetMediaForFragmentList.
+
+Both draw on the stream's fragment buckets (spec 5.3, :mod:`kvsmock.service.quotas`):
+ListFragments MaxResults metadata points, GetMediaForFragmentList one media
+point per fragment asked for.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from ..errors import InvalidArgumentException, ResourceNotFoundException
 from ..service.backend import KinesisVideoService
 from ..service.fragments import StoredFragment
 from ..service.pagination import page_of
+from ..service.quotas import charge_fragments
 from .control_plane import page_members
 from .get_media import StoppedByError, media_chunks
 from .request import ApiRequest, ApiResponse
@@ -35,9 +41,11 @@ def list_fragments(backend: KinesisVideoService, req: ApiRequest, params: dict[s
         def accept(f: StoredFragment) -> bool:
             return f.persisted and start <= (f.producer_timestamp if producer else f.server_timestamp) <= end
 
+    max_results = params.get("MaxResults", DEFAULT_LIST_FRAGMENTS)
+    charge_fragments(backend, stream, metadata=int(max_results), operation="ListFragments")
     page = page_of(
         lambda after, count: stream.store.scan(after, count, accept),
-        lambda f: f.number, params.get("MaxResults", DEFAULT_LIST_FRAGMENTS), params.get("NextToken"), "fragments",
+        lambda f: f.number, max_results, params.get("NextToken"), "fragments",
     )
     return page_members("Fragments", page, lambda f: f.list_entry())
 
@@ -46,6 +54,7 @@ def get_media_for_fragment_list(
     backend: KinesisVideoService, req: ApiRequest, params: dict[str, Any]
 ) -> ApiResponse:
     stream = backend.find_stream(params)
+    charge_fragments(backend, stream, media=len(params["Fragments"]), operation="GetMediaForFragmentList")
     chosen = []
     for number in params["Fragments"]:
         fragment = stream.store.by_number(number)

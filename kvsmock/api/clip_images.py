@@ -19,6 +19,10 @@ GetImages
     ``MEDIA_ERROR``. With only one of WidthPixels/HeightPixels the other
     follows the frame's aspect ratio (what the HeightPixels documentation
     says; the WidthPixels text says ValidationException instead).
+
+Both draw on the stream's fragment buckets (spec 5.3, :mod:`kvsmock.service.quotas`):
+GetClip the number of fragments in the clip from each, GetImages 400 +
+MaxResults metadata points and MaxResults media points.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from ..service.stills import fragment_stills
 from ..service.backend import KinesisVideoService
 from ..service.fragments import StoredFragment
 from ..service.pagination import decode_token, encode_token
+from ..service.quotas import charge_fragments
 from ..service.streams import Stream
 from .request import ApiRequest, ApiResponse
 
@@ -59,6 +64,8 @@ MIN_SAMPLING_INTERVAL_MS = 200
 #: Used when a request leaves SamplingInterval out (the docs give no default; unverified).
 DEFAULT_SAMPLING_INTERVAL_MS = 3000
 IMAGES_PAGE_SIZE = 25
+#: GetImages' fragment-metadata charge beyond MaxResults (spec 5.3).
+IMAGES_METADATA_BASE = 400
 DEFAULT_JPEG_QUALITY = 80
 MAX_IMAGE_CONTENT_CHARS = 6_291_456
 MAX_IMAGES_RESPONSE_BYTES = 100 * 1024 * 1024
@@ -142,6 +149,8 @@ def get_clip(backend: KinesisVideoService, req: ApiRequest, params: dict[str, An
         raise InvalidArgumentException("EndTimestamp must be in the past for SERVER_TIMESTAMP.")
 
     fragments = _clip_fragments(stream, producer, start, end)
+    # The fragments in the clip, against both fragment buckets (spec 5.3).
+    charge_fragments(backend, stream, metadata=len(fragments), media=len(fragments), operation="GetClip")
     header = fragments[0].header
     try:
         tracks = check_clip_tracks(header.tracks)
@@ -218,7 +227,8 @@ def get_images(backend: KinesisVideoService, req: ApiRequest, params: dict[str, 
     image_format = params["Format"]
     quality = _quality(params)
     width, height = params.get("WidthPixels"), params.get("HeightPixels")
-    page_size = min(int(params.get("MaxResults", IMAGES_PAGE_SIZE)), IMAGES_PAGE_SIZE)
+    max_results = int(params.get("MaxResults", IMAGES_PAGE_SIZE))
+    page_size = min(max_results, IMAGES_PAGE_SIZE)
 
     # One instant every SamplingInterval from StartTimestamp; a range shorter than the interval gives one.
     times = range(start_ms, end_ms + 1, interval)
@@ -231,6 +241,9 @@ def get_images(backend: KinesisVideoService, req: ApiRequest, params: dict[str, 
             raise InvalidArgumentException(f"The NextToken '{token}' is not valid for this request.")
         first = int(position)
     page = list(times[first : first + page_size])
+    # 400 + MaxResults fragment-metadata points and MaxResults fragment-media points (spec 5.3).
+    charge_fragments(backend, stream, metadata=IMAGES_METADATA_BASE + max_results, media=max_results,
+                     operation="GetImages")
 
     fragments = _ordered(stream.store.snapshot(), producer)
     starts_ms = [_ms(_start(f, producer)) for f in fragments]

@@ -44,10 +44,11 @@ from ..service.backend import KinesisVideoService
 from ..service.fragments import StoredFragment
 from ..service.playback.codecs import G711, check_codecs
 from ..service.playback.creation import new_session
-from ..service.playback.options import DASH, HLS, MPEG_TS, ON_DEMAND
+from ..service.playback.options import DASH, HLS, MEDIA_SEGMENT_RESOURCES, METADATA_RESOURCES, MPEG_TS, ON_DEMAND
 from ..service.playback.session import StreamingSession, TrackDescription
 from ..service.playback.timing import segment_shift
 from ..service.playback.tokens import token_scope
+from ..service.quotas import charge_fragments
 from ..service.streams import Stream
 from .endpoints import data_endpoint
 from .request import ApiRequest, ApiResponse, BackendLookup
@@ -105,7 +106,11 @@ def _route(protocol: str, quota: str, serve: Resource) -> Callable[[BackendLooku
             return backend_for(account_id, region).streams.get(name)
 
         session.check_open(lookup)
-        session.throttle(quota)
+        session.throttle(quota)  # per session: playlists, manifests, init segments
+        if quota in METADATA_RESOURCES:  # per stream: the fragment buckets (spec 5.3)
+            charge_fragments(backend, session.stream, metadata=session.max_results, operation=_OPERATIONS[quota])
+        elif quota in MEDIA_SEGMENT_RESOURCES:
+            charge_fragments(backend, session.stream, media=1, operation=_OPERATIONS[quota])
         response = serve(session, query)
         if serve in _MEDIA_RESOURCES and isinstance(response.body, (bytes, bytearray)):
             session.stream.usage.consumed_hls_dash(len(response.body))  # billed as HLS/DASH data consumed
@@ -113,6 +118,15 @@ def _route(protocol: str, quota: str, serve: Resource) -> Callable[[BackendLooku
         return response  # HEAD gets the same answer; the HTTP layer drops the body
 
     return route
+
+
+#: What the fragment-bucket errors call each charged resource.
+_OPERATIONS = {
+    "media_playlist": "GetHLSMediaPlaylist",
+    "manifest": "GetDASHManifest",
+    "mp4_media": "GetMP4MediaFragment",
+    "ts": "GetTSFragment",
+}
 
 
 def _ok(content_type: str, body: bytes | str) -> ApiResponse:

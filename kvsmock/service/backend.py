@@ -20,6 +20,7 @@ from .control.tagging import TagOperations
 from .lookup import ResourceLookup
 from .playback.segment_cache import SegmentCache
 from .playback.store import SessionStore
+from .quotas import QuotaWindows
 from .signaling.hub import SignalingHub
 from .usage import ChannelUsage, StreamUsage
 
@@ -42,6 +43,8 @@ class KinesisVideoService(
         self.segments = SegmentCache()
         #: WebRTC signaling: connections and held messages of every channel.
         self.signaling = SignalingHub()
+        #: The rate windows of the service's quotas (:mod:`kvsmock.service.quotas`).
+        self.quota_windows = QuotaWindows()
 
     def usage_reports(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(stream reports, channel reports), deleted ones included."""

@@ -1,11 +1,12 @@
 """Open media connections counted on a stream, each released exactly once however it ends.
 
 The service limits a stream to one PutMedia connection and three GetMedia
-connections. A :class:`ConnectionClaim` is one counted connection; the parts
-of kvsmock that serve it (the response being sent, the thread reading an
-upload) each let go of it when they are done, on every exit path, and the
-count drops when the last one has: never while any part still works on the
-stream, never twice.
+connections (not checked while quotas are off, :mod:`kvsmock.service.quotas`;
+the connections are counted all the same). A :class:`ConnectionClaim` is one
+counted connection; the parts of kvsmock that serve it (the response being
+sent, the thread reading an upload) each let go of it when they are done, on
+every exit path, and the count drops when the last one has: never while any
+part still works on the stream, never twice.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 from typing import Callable
 
 from ..errors import ConnectionLimitExceededException
+from .quotas import quotas
 from .streams import Stream
 
 #: The stream counters connections are kept in, and how many each allows.
@@ -59,9 +61,10 @@ def claim_connection(
     parts: int = 1,
     on_release: Callable[[], None] | None = None,
 ) -> ConnectionClaim:
-    """Count one more connection of a kind on ``stream``, or refuse it with ConnectionLimitExceeded."""
+    """Count one more connection of a kind on ``stream``, or refuse it with ConnectionLimitExceeded
+    (never while quotas are off)."""
     with lock:
-        if getattr(stream, counter) >= LIMITS[counter]:
+        if getattr(stream, counter) >= LIMITS[counter] and quotas.enforced:
             raise ConnectionLimitExceededException(refusal)
         setattr(stream, counter, getattr(stream, counter) + 1)
     return ConnectionClaim(stream, counter, lock, parts, on_release)

@@ -10,6 +10,8 @@ import freezegun
 import pytest
 from botocore.exceptions import ClientError
 
+from helpers.quotas import no_quotas, paced_client  # noqa: F401  (no_quotas: a fixture)
+
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 HUB = f"arn:aws:iot:{REGION}:{ACCOUNT}:thing/hub-1"
@@ -70,6 +72,9 @@ def test_start_edge_configuration_update(kv, advance):
         assert described[key] == out[key]
 
 
+# Calls in quick succession on one stream (StartEdgeConfigurationUpdate and DeleteEdgeConfiguration
+# allow 1 a second): waiting for the quota would eat the clock margins the life cycle is checked with.
+@pytest.mark.usefixtures("no_quotas")
 def test_sync_status_life_cycle(kv, advance):
     c = kv.kinesisvideo
     c.create_stream(StreamName="cam", DataRetentionInHours=24)
@@ -100,6 +105,9 @@ def test_sync_status_life_cycle(kv, advance):
     assert again["LastUpdatedTime"] > failed["LastUpdatedTime"]
 
 
+# Calls in quick succession on one stream (StartEdgeConfigurationUpdate and DeleteEdgeConfiguration
+# allow 1 a second): waiting for the quota would eat the clock margins the life cycle is checked with.
+@pytest.mark.usefixtures("no_quotas")
 def test_delete_life_cycle(kv, advance):
     c = kv.kinesisvideo
     c.create_stream(StreamName="cam", DataRetentionInHours=24)
@@ -183,7 +191,7 @@ def test_edge_configuration_needs_retention(kv):
 
 
 def test_edge_configuration_not_found(kv):
-    c = kv.kinesisvideo
+    c = paced_client(kv.kinesisvideo)  # StartEdgeConfigurationUpdate and DeleteEdgeConfiguration: 1 a second per stream
     arn = c.create_stream(StreamName="cam", DataRetentionInHours=1)["StreamARN"]
     for call in (c.describe_edge_configuration, c.delete_edge_configuration):
         for target in ({"StreamName": "cam"}, {"StreamARN": arn}):
@@ -193,7 +201,7 @@ def test_edge_configuration_not_found(kv):
 
 
 def test_edge_configuration_unknown_stream(kv):
-    c = kv.kinesisvideo
+    c = paced_client(kv.kinesisvideo)  # StartEdgeConfigurationUpdate and DeleteEdgeConfiguration: 1 a second per stream
     for target in ({"StreamName": "nope"}, {"StreamARN": MISSING_STREAM}):
         with pytest.raises(ClientError) as e:
             c.start_edge_configuration_update(EdgeConfig=edge_config(), **target)

@@ -12,6 +12,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from helpers.quotas import paced
 from kvsmock import put_media, read_fragments, sample_mkv
 
 ACCOUNT = "123456789012"
@@ -27,7 +28,8 @@ def error(excinfo) -> tuple[str, int]:
 
 
 def endpoint(c, api: str, **target) -> str:
-    return c.get_data_endpoint(APIName=api, **target)["DataEndpoint"]
+    """GetDataEndpoint's answer (at the pace the service allows: 5 a second per stream)."""
+    return paced(c.get_data_endpoint, APIName=api, **target)["DataEndpoint"]
 
 
 def test_every_api_name_is_covered():

@@ -59,7 +59,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import kvsmock
+from helpers.quotas import no_quotas  # noqa: F401  (the fixture, used by pytestmark)
 from kvsmock.media import EBMLError
+
+#: Every read API, many times a second on one stream: more than the service's quotas allow
+#: (GetDataEndpoint 5 a second, the fragment buckets); they are not what this fuzzes.
+pytestmark = pytest.mark.usefixtures("no_quotas")
 
 START = 1_700_000_000  # producer start (epoch seconds) of every upload
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

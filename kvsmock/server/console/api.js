@@ -4,6 +4,13 @@
 // The account and region of a KVS call come from the request, as for any SDK: the region from a
 // SigV4-shaped Authorization header's credential scope (kvsmock checks no signature), the account
 // from moto's x-moto-account-id header. Both are the console's settings (the header's form).
+//
+// kvsmock enforces the service's rate limits (unless started with --quotas off): the console starts
+// at most PER_SECOND calls of one operation a second (under the 50 a second per account that most
+// operations allow, so a page of many streams or channels stays inside it), and a call answered
+// ClientLimitExceededException anyway is made again after a pause, as a careful client would.
+
+import { sleep } from "./util.js";
 
 export const settings = {
   account: "",
@@ -52,21 +59,53 @@ async function errorOf(response) {
   return new ApiError(response.status, type.split(":")[0], message);
 }
 
+const THROTTLE_RETRIES = 4; // pauses of 250 ms, 500 ms, 1 s and 2 s
+const PER_SECOND = 40;
+const recent = new Map(); // path -> when its calls of the last second started (performance.now() ms)
+
+/** Waits until one more call of `path` fits in PER_SECOND a second, and counts it. */
+async function pace(path, signal) {
+  for (;;) {
+    const now = performance.now();
+    const times = (recent.get(path) || []).filter((t) => now - t < 1000);
+    recent.set(path, times);
+    if (times.length < PER_SECOND) {
+      times.push(now);
+      return;
+    }
+    await sleep(1000 - (now - times[0]) + 5, signal);
+  }
+}
+
+/** After a pause, true if a call that failed with `error` (attempt `attempt`, from 0) should be made again. */
+async function again(error, attempt, signal) {
+  if (error.type !== "ClientLimitExceededException" || attempt >= THROTTLE_RETRIES) return false;
+  await sleep(250 * 2 ** attempt, signal);
+  return true;
+}
+
 /**
  * One KVS operation: POST `path` with a JSON body on `endpoint` (default: this server).
  * Returns the parsed JSON, or with `raw` the Response (for media bodies).
  */
 export async function kvs(path, body = {}, { endpoint = "", raw = false, signal } = {}) {
-  const response = await fetch(endpoint.replace(/\/$/, "") + path, {
-    method: "POST",
-    headers: kvsHeaders(),
-    body: JSON.stringify(body),
-    signal,
-  });
-  if (!response.ok) throw await errorOf(response);
-  if (raw) return response;
-  const text = await response.text(); // some operations (JoinStorageSession) answer with no body
-  return text ? JSON.parse(text) : {};
+  for (let attempt = 0; ; attempt += 1) {
+    await pace(path, signal);
+    const response = await fetch(endpoint.replace(/\/$/, "") + path, {
+      method: "POST",
+      headers: kvsHeaders(),
+      body: JSON.stringify(body),
+      signal,
+    });
+    if (!response.ok) {
+      const error = await errorOf(response);
+      if (await again(error, attempt, signal)) continue;
+      throw error;
+    }
+    if (raw) return response;
+    const text = await response.text(); // some operations (JoinStorageSession) answer with no body
+    return text ? JSON.parse(text) : {};
+  }
 }
 
 /** Every page of a paginated list operation, joined: `listAll("/listStreams", {}, "StreamInfoList")`. */
@@ -129,7 +168,10 @@ export function usage(signal) {
 
 /** Fetch a media resource (HLS playlist or segment) as text or bytes; throws ApiError on failure. */
 export async function fetchMedia(url, kind, signal) {
-  const response = await fetch(url, { signal });
-  if (!response.ok) throw await errorOf(response);
-  return kind === "text" ? response.text() : response.arrayBuffer();
+  for (let attempt = 0; ; attempt += 1) {
+    const response = await fetch(url, { signal });
+    if (response.ok) return kind === "text" ? response.text() : response.arrayBuffer();
+    const error = await errorOf(response);
+    if (!(await again(error, attempt, signal))) throw error;
+  }
 }

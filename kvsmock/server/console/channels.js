@@ -78,6 +78,17 @@ export function channelsView(root, { signal, link }) {
   }
 
   const rows = new Map();
+  const extrasCache = new Map(); // ARN + version -> {at, extras}: tags and storage, looked up every 15 s
+
+  async function cachedExtras(info) {
+    const key = `${info.ChannelARN}|${info.Version}`;
+    const known = extrasCache.get(key);
+    if (known && performance.now() - known.at < 15000) return known.extras;
+    const extras = await channelExtras(info, signal);
+    extrasCache.set(key, { at: performance.now(), extras });
+    return extras;
+  }
+
   async function refresh() {
     const channels = await listAll("/listSignalingChannels", { MaxResults: 10000 }, "ChannelInfoList", { signal });
     problem.hidden = true;
@@ -85,7 +96,7 @@ export function channelsView(root, { signal, link }) {
     summary.textContent = channels.length
       ? `${formatCount(channels.length)} signaling channel${channels.length > 1 ? "s" : ""}`
       : "No signaling channels in this account and region yet.";
-    const details = await Promise.all(channels.slice(0, 200).map(async (info) => ({ info, extras: await channelExtras(info, signal) })));
+    const details = await Promise.all(channels.slice(0, 200).map(async (info) => ({ info, extras: await cachedExtras(info) })));
     const seen = new Set();
     const trs = details.map(({ info, extras }) => {
       seen.add(info.ChannelARN);
@@ -104,6 +115,7 @@ export function channelsView(root, { signal, link }) {
       rows.set(info.ChannelARN, { key, tr });
       return tr;
     });
+    for (const key of extrasCache.keys()) if (!seen.has(key.split("|")[0])) extrasCache.delete(key);
     for (const arn of rows.keys()) if (!seen.has(arn)) rows.delete(arn);
     fill(tbody, trs.length ? trs : h("tr", {}, h("td", { colspan: 8, class: "empty" }, "No signaling channels.")));
   }

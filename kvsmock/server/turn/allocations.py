@@ -23,7 +23,7 @@ CHANNEL_LIFETIME = 600
 CHANNEL_REBIND_GUARD = 300
 #: The channel numbers a client may bind.
 CHANNEL_MIN, CHANNEL_MAX = 0x4000, 0x4FFF
-#: TURN allocations per signaling channel (the service's hard quota).
+#: TURN allocations per signaling channel (the service's hard quota; lifted while quotas are off).
 MAX_ALLOCATIONS_PER_CHANNEL = 50
 
 Address = tuple[str, int]

@@ -28,6 +28,7 @@ from typing import Any, Union
 from aioice import stun
 from aioice.stun import Class, Message, Method
 
+from ...service.quotas import quotas
 from . import codec
 from .allocations import (
     MAX_ALLOCATIONS_PER_CHANNEL,
@@ -306,7 +307,7 @@ class TurnCore:
             if family != self.relay_family:
                 return [Send(client, self._error(request, 440, key=auth.key))]
         channel_arn = auth.grant.channel_arn
-        if sum(a.channel_arn == channel_arn for a in self._allocations.values()) >= MAX_ALLOCATIONS_PER_CHANNEL:
+        if quotas.enforced and sum(a.channel_arn == channel_arn for a in self._allocations.values()) >= MAX_ALLOCATIONS_PER_CHANNEL:
             return [Send(client, self._error(request, 486, key=auth.key))]
         lifetime = granted_lifetime(request.attributes.get("LIFETIME"))
         allocation = Allocation(

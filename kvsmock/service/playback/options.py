@@ -19,12 +19,17 @@ MAX_RANGE_SECONDS = 24 * 3600
 MAX_INIT_SEQUENCES = 500
 #: Per-stream GetHLS/GetDASHStreamingSessionURL calls per second.
 SESSION_URL_TPS = 25
-#: Per-session requests per second, by resource.
+#: Per-session requests per second, by resource. Media segments (getMP4MediaFragment,
+#: getTSFragment) have none: the service moved them to the stream's fragment-media
+#: bucket (1 point each, :mod:`kvsmock.service.quotas`), so a player fetching audio and
+#: video segments of one session is not held to 20 a second.
 RESOURCE_TPS = {
     "master": 5,
     "media_playlist": 5,
     "manifest": 5,
     "init": 5,
-    "mp4_media": 20,
-    "ts": 20,
 }
+#: Resources that draw on the stream's fragment buckets instead (metadata: the session's
+#: MaxMediaPlaylistFragmentResults / MaxManifestFragmentResults points; media: 1 point).
+METADATA_RESOURCES = ("media_playlist", "manifest")
+MEDIA_SEGMENT_RESOURCES = ("mp4_media", "ts")

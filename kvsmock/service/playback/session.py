@@ -103,7 +103,13 @@ class StreamingSession:
             raise ResourceNotFoundException("The requested stream is not found or not active.")
 
     def throttle(self, resource: str) -> None:
-        """Count one request for ``resource``; over the per-session TPS, ClientLimitExceeded."""
+        """Count one request for ``resource``; over the per-session TPS, ClientLimitExceeded.
+
+        Resources without a per-session TPS (media segments) pass: the stream's
+        fragment buckets limit them (:func:`kvsmock.service.quotas.charge_fragments`).
+        """
+        if resource not in RESOURCE_TPS:
+            return
         with self._lock:
             limiter = self._limiters.get(resource)
             if limiter is None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ... import clock
 from ...errors import ClientLimitExceededException, InvalidArgumentException, KvsError
 from ..channels import SignalingChannel
+from ..quotas import quotas
 from ..rate_limit import RateLimiter
 from .alexa import ALEXA_OFFER_TPS, AlexaOffer
 from .channel_state import ChannelSignaling
@@ -81,7 +82,7 @@ class SignalingHub:
             check_client_id(client_id)
             with self.lock:
                 viewers = self.state(channel.arn).viewers
-                if client_id not in viewers and len(viewers) >= MAX_VIEWERS_PER_CHANNEL:
+                if client_id not in viewers and len(viewers) >= MAX_VIEWERS_PER_CHANNEL and quotas.enforced:
                     raise ClientLimitExceededException(
                         f"The channel already has the maximum of {MAX_VIEWERS_PER_CHANNEL} connected viewers."
                     )

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from .hub import SignalingHub
 
 MASTER, VIEWER = "MASTER", "VIEWER"
-#: Viewers connected to one channel at once (a soft quota of the service).
+#: Viewers connected to one channel at once (a soft quota of the service; lifted while quotas are off).
 MAX_VIEWERS_PER_CHANNEL = 10
 #: Messages per second per WebSocket connection, by action.
 MESSAGE_RATE_LIMITS = {"SDP_OFFER": 5, "SDP_ANSWER": 5, "ICE_CANDIDATE": 20}
