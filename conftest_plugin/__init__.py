@@ -15,6 +15,11 @@ Fixtures:
     seconds of sample H.264 video put with PutMedia: ``.name``, ``.arn``,
     ``.media`` (the MKV bytes uploaded), ``.acks`` (the ACK events).
 
+Both ``kvs`` and ``kvs_server`` have ``.faults`` (``add(**rule)``,
+``list()``, ``remove(id)``, ``clear()``: ``kvsmock.faults`` in-process,
+``/_kvsmock/faults`` for the server; each test starts with none) and
+``.requests(limit=None)``, the recent-request log.
+
 ``kvs_server``
     one ``kvsmock server`` process on a free loopback port for the whole
     session; each test that asks for it gets it with state reset. Has
@@ -87,7 +92,8 @@ class _KvsClients:
         return self._control
 
     def data_endpoint(self, stream_name: str, api_name: str) -> str:
-        return self.kinesisvideo.get_data_endpoint(StreamName=stream_name, APIName=api_name)["DataEndpoint"]
+        """GetDataEndpoint's answer, asked again while the service throttles it (5 calls a second per stream)."""
+        return paced(self.kinesisvideo.get_data_endpoint, StreamName=stream_name, APIName=api_name)["DataEndpoint"]
 
     def media(self, stream_name: str):
         """A kinesis-video-media client on the stream's GET_MEDIA endpoint."""
@@ -128,12 +134,54 @@ class _KvsClients:
 class InProcessKvs(_KvsClients):
     """What the ``kvs`` fixture gives: kvsmock in-process, mock active."""
 
+    @property
+    def faults(self):
+        """kvsmock's fault rules (``kvsmock.faults``): ``add(**rule)``, ``list()``, ``remove(id)``, ``clear()``."""
+        import kvsmock
+
+        return kvsmock.faults
+
+    def requests(self, limit: int | None = None) -> list[dict]:
+        """The recent-request log, newest first (``kvsmock.requests()``)."""
+        import kvsmock
+
+        return kvsmock.requests(limit)
+
     def advance_clock(self, seconds: float) -> float:
         """Move kvsmock's clock forward (for the rest of the test); returns the new time."""
         from kvsmock import clock
 
         clock.advance(seconds)
         return clock.now()
+
+
+class ServerFaults:
+    """The fault rules of a kvsmock server, through ``/_kvsmock/faults``: the same calls as ``kvsmock.faults``."""
+
+    def __init__(self, endpoint_url: str):
+        self._url = f"{endpoint_url}/_kvsmock/faults"
+
+    def add(self, **rule: Any) -> str:
+        """Add a rule; returns its id (ValueError with the server's message for a bad rule)."""
+        r = requests.post(self._url, json=rule, timeout=10)
+        if r.status_code == 400:
+            raise ValueError(r.json()["Message"])
+        r.raise_for_status()
+        return r.json()["id"]
+
+    def list(self) -> list[dict]:
+        r = requests.get(self._url, timeout=10)
+        r.raise_for_status()
+        return r.json()["faults"]
+
+    def remove(self, rule_id: str) -> None:
+        r = requests.delete(f"{self._url}/{rule_id}", timeout=10)
+        if r.status_code == 404:
+            raise KeyError(rule_id)
+        r.raise_for_status()
+
+    def clear(self) -> None:
+        requests.delete(self._url, timeout=10).raise_for_status()
 
 
 class KvsServer(_KvsClients):
@@ -162,6 +210,8 @@ class KvsServer(_KvsClients):
             extra += ["--get-media-idle-timeout", str(get_media_idle_timeout)]
         args += extra
         # The server's log goes to a file: a pipe nobody drains would fill up and stall it.
+        #: The server's fault rules (``add``, ``list``, ``remove``, ``clear``, as ``kvsmock.faults``).
+        self.faults = ServerFaults(self.endpoint_url)
         self.log = tempfile.NamedTemporaryFile(prefix="kvsmock-server-", suffix=".log", delete=False)
         self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait_ready()
@@ -198,7 +248,15 @@ class KvsServer(_KvsClients):
             return f.read().decode(errors="replace")
 
     def reset(self) -> None:
+        """Reset the server: state, clock, fault rules and request log."""
         requests.post(f"{self.endpoint_url}/_kvsmock/reset", timeout=10).raise_for_status()
+
+    def requests(self, limit: int | None = None) -> list[dict]:
+        """The server's recent-request log, newest first (``GET /_kvsmock/requests``)."""
+        params = {"limit": limit} if limit is not None else None
+        r = requests.get(f"{self.endpoint_url}/_kvsmock/requests", params=params, timeout=10)
+        r.raise_for_status()
+        return r.json()["requests"]
 
     def advance_clock(self, seconds: float) -> float:
         r = requests.post(f"{self.endpoint_url}/_kvsmock/clock", json={"advance": seconds}, timeout=10)
@@ -220,6 +278,23 @@ class KvsServer(_KvsClients):
             pass
 
 
+def paced(call, *args: Any, timeout: float = 10.0, **kwargs: Any):
+    """``call(*args, **kwargs)``, made again while it fails with ClientLimitExceededException (the
+    service's rate limits, which botocore does not retry), until ``timeout`` seconds have passed."""
+    from botocore.exceptions import ClientError
+
+    from kvsmock.service.rate_limit import real_seconds  # wall time even under freezegun
+
+    deadline = real_seconds() + timeout
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "ClientLimitExceededException" or real_seconds() > deadline:
+                raise
+        time.sleep(0.05)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -233,13 +308,18 @@ def kvs(monkeypatch):
 
     for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
         monkeypatch.delenv(key, raising=False)
+    import kvsmock
     from kvsmock import clock
+    from kvsmock.service.request_log import request_log
 
+    kvsmock.faults.clear()
+    request_log.clear()
     with mock_kinesisvideo():
         try:
             yield InProcessKvs()
         finally:
             clock.reset()
+            kvsmock.faults.clear()
 
 
 @pytest.fixture
@@ -296,8 +376,10 @@ def kvs_server(_kvs_server_process):
 __all__ = [
     "InProcessKvs",
     "KvsServer",
+    "ServerFaults",
     "SampleStream",
     "free_port",
+    "paced",
     "kvs",
     "kvs_server",
     "kvs_signaling",

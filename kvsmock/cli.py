@@ -96,6 +96,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="without --data-dir: keep at most SIZE of stored media in memory (512M, 2G, ... or 'unlimited'); "
         "past it the oldest moves to temporary files and is read back from there (default %(default)s)",
     )
+    server.add_argument(
+        "--quotas",
+        choices=["service", "off"],
+        default="service",
+        help="'service' (default): enforce the service's rate and connection limits (DescribeStream 5/s per "
+        "stream, one PutMedia and three GetMedia connections per stream, ...; over them, "
+        "ClientLimitExceededException or ConnectionLimitExceededException). 'off': lift them all, for load "
+        "tests (size limits stay). Switchable later at /_kvsmock/quotas",
+    )
+    server.add_argument(
+        "--log-requests",
+        action="store_true",
+        help="print one line per KVS request to stderr as it is answered (the request log, also at "
+        "/_kvsmock/requests)",
+    )
     server.add_argument("--log-level", default="WARNING", help="Python log level (default WARNING)")
     sub.add_parser(
         "ca-path",
@@ -131,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             get_media_idle_timeout=args.get_media_idle_timeout,
             data_dir=args.data_dir,
             memory_limit=_memory_limit(args.memory_limit),
+            quotas_mode=args.quotas,
+            log_requests=args.log_requests,
         )
     if args.command == "ca-path":
         from .server.certificates import load_or_create_ca

@@ -26,6 +26,7 @@ import certifi
 import requests
 import requests.adapters
 import requests.utils
+import urllib3.exceptions
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
@@ -229,7 +230,56 @@ def _post_requests(url: str, headers: dict[str, str], pieces: Iterator[bytes]) -
         if response.status_code >= 300:
             raise _client_error(response.status_code, response.headers,
                                 response.content.decode("utf-8", errors="replace"))
-        yield from response.iter_content(chunk_size=None)
+        raw = response.raw
+        while True:  # what has arrived, as it arrives: ACKs read before a dropped connection are kept
+            data = raw.read1(PIECE)
+            if not data:
+                return
+            yield data
+
+
+#: How long put_media keeps asking GetDataEndpoint, or PutMedia with a body it can send again
+#: (bytes or a path), while the service throttles it (seconds).
+THROTTLE_RETRY_SECONDS = 10.0
+
+
+class _ThrottleRetry:
+    """Backoff for calls the service throttles (ClientLimitExceededException), up to
+    :data:`THROTTLE_RETRY_SECONDS`: botocore's retry modes do not retry that error."""
+
+    def __init__(self, resendable: bool = True):
+        from .service.rate_limit import real_seconds  # wall time even under freezegun
+
+        self._now = real_seconds
+        self._deadline = real_seconds() + THROTTLE_RETRY_SECONDS
+        self._pause = 0.05
+        self._resendable = resendable
+
+    def again(self, err: ClientError) -> bool:
+        """After a pause, True if the call that failed with ``err`` should be made again."""
+        if not self._resendable or err.response.get("Error", {}).get("Code") != "ClientLimitExceededException":
+            return False
+        if self._now() + self._pause > self._deadline:
+            return False
+        time.sleep(self._pause)
+        self._pause = min(self._pause * 2, 0.5)
+        return True
+
+
+def _put_media_endpoint(control: Any, target: dict[str, Any]) -> str:
+    """GetDataEndpoint(PUT_MEDIA), asked again with backoff while the service throttles it.
+
+    The service allows 5 GetDataEndpoint and 5 PutMedia calls a second per
+    stream; uploads started in quick succession on one stream wait their
+    turn instead of failing.
+    """
+    retry = _ThrottleRetry()
+    while True:
+        try:
+            return control.get_data_endpoint(APIName="PUT_MEDIA", **target)["DataEndpoint"]
+        except ClientError as err:
+            if not retry.again(err):
+                raise
 
 
 def put_media_acks(
@@ -265,7 +315,7 @@ def put_media_acks(
     region = region_name or session.region_name or "us-east-1"
     control = session.client("kinesisvideo", region_name=region, endpoint_url=endpoint_url)
     target = {"StreamName": stream_name} if stream_name else {"StreamARN": stream_arn}
-    data_endpoint = control.get_data_endpoint(APIName="PUT_MEDIA", **target)["DataEndpoint"]
+    data_endpoint = _put_media_endpoint(control, target)
     url = data_endpoint.rstrip("/") + "/putMedia"
 
     headers = {
@@ -286,10 +336,22 @@ def put_media_acks(
         SigV4Auth(frozen, "kinesisvideo", region).add_auth(signing)
     sent_headers = dict(signing.headers.items())
     post = _post_full_duplex if _full_duplex(url) else _post_requests
-    decoder = AckDecoder()
-    for data in post(url, sent_headers, _pieces(media)):
-        yield from decoder.feed(data)
-    decoder.close()
+    retry = _ThrottleRetry(resendable=isinstance(media, (bytes, bytearray, memoryview, str, os.PathLike)))
+    while True:
+        decoder = AckDecoder()
+        answered = False
+        try:
+            for data in post(url, sent_headers, _pieces(media)):
+                answered = True
+                yield from decoder.feed(data)
+        except ClientError as err:
+            if answered or not retry.again(err):
+                raise
+            continue  # throttled (5 PutMedia calls a second per stream) before any answer: the same body again
+        except (http.client.IncompleteRead, urllib3.exceptions.ProtocolError, ConnectionResetError) as exc:
+            raise ConnectionResetError("the PutMedia connection was closed before its response ended") from exc
+        decoder.close()
+        return
 
 
 def put_media(
@@ -310,8 +372,13 @@ def put_media(
     endpoint that GetDataEndpoint(PUT_MEDIA) names. ``endpoint_url`` is the
     control-plane endpoint (the kvsmock server's URL, for example).
     Without ``session`` it uses boto3's default session, as ``boto3.client()`` does.
-    HTTP-level errors raise botocore's ``ClientError``. :func:`put_media_acks`
-    gives the same events one by one as they arrive.
+    HTTP-level errors raise botocore's ``ClientError``; a connection closed
+    before the response ended raises ``ConnectionResetError``. A call the
+    service throttles (ClientLimitExceededException: GetDataEndpoint and
+    PutMedia allow 5 a second per stream) is made again after a pause, for up
+    to 10 seconds (PutMedia only when ``media`` is bytes or a path, which can
+    be sent again). :func:`put_media_acks` gives the same events one by one as
+    they arrive.
     """
     return list(
         put_media_acks(

@@ -26,10 +26,11 @@ from ..errors import InvalidArgumentException, KmsKeyError, ResourceNotFoundExce
 from ..media import chunk_pieces, error_chunk_pieces
 from ..service.backend import KinesisVideoService
 from ..service.connections import GET_MEDIA, LIMITS, claim_connection
+from ..service.faults import GET_MEDIA_ERROR_CODES, Strike
 from ..service.fragments import StoredFragment, index_at_timestamp, millis_behind_now
 from ..service.persistence import CorruptMediaError
 from ..service.streams import Stream
-from .request import ApiRequest, ApiResponse
+from .request import ApiRequest, ApiResponse, ConnectionDrop, then_dropped
 
 log = logging.getLogger("kvsmock")
 
@@ -84,9 +85,41 @@ def _start_after(stream: Stream, selector: dict[str, Any]) -> str:
     return fragments[index - 1].number if index > 0 else ""
 
 
-def media_chunks(stream: Stream, fragments: list[StoredFragment]) -> Iterator[bytes]:
-    """One joined chunk per fragment; a KMS failure ends the output with the service's error chunk."""
+class FragmentFault:
+    """A fault rule's plan for one GetMedia: a delay before each fragment, and after
+    ``after_fragments`` an error chunk or a dropped connection."""
+
+    def __init__(self, strike: Strike | None):
+        self.strike = strike
+        self.sent = 0
+
+    def before(self, fragment: StoredFragment) -> list[bytes]:
+        """Wait before ``fragment``; the pieces of the error chunk that ends the response instead of it, if
+        that is the plan (then :class:`StoppedByError` follows). Raises ConnectionDrop for a drop."""
+        strike = self.strike
+        if strike is None:
+            return []
+        if strike.latency_s:
+            time.sleep(strike.latency_s)
+        if strike.after_fragments is None or self.sent < strike.after_fragments:
+            self.sent += 1
+            return []
+        if strike.drop:
+            raise ConnectionDrop("a fault rule closed the GetMedia connection")
+        assert strike.error_id is not None
+        return error_chunk_pieces(fragment.number, strike.error_id, GET_MEDIA_ERROR_CODES[strike.error_id],
+                                  ebml_header_bytes=fragment.header.ebml_header)
+
+
+def media_chunks(stream: Stream, fragments: list[StoredFragment], fault: FragmentFault | None = None) -> Iterator[bytes]:
+    """One joined chunk per fragment; a KMS failure (or a fault rule's error) ends the output with the service's
+    error chunk."""
     for fragment in fragments:
+        if fault is not None:
+            instead = fault.before(fragment)
+            if instead:
+                yield b"".join(instead)
+                raise StoppedByError
         try:
             chunk = b"".join(chunk_for(fragment))
         except KmsKeyError as err:
@@ -112,24 +145,31 @@ def get_media(backend: KinesisVideoService, req: ApiRequest, params: dict[str, A
         raise ResourceNotFoundException("The requested stream is not found or not active.")
     after = _start_after(stream, params["StartSelector"])
     headers = {"Content-Type": "video/webm", "x-amzn-RequestId": req.request_id}
+    fault = FragmentFault(req.fault)
     if not req.streaming:
         pieces: list[bytes] = []
         try:
-            for chunk in media_chunks(stream, stream.store.newer_than(after)):
+            for chunk in media_chunks(stream, stream.store.newer_than(after), fault):
                 pieces.append(chunk)
         except StoppedByError:
             pass
+        except ConnectionDrop:
+            return ApiResponse(200, headers, then_dropped(b"".join(pieces), "GetMedia"))
         return ApiResponse(200, headers, b"".join(pieces))
     claim = claim_connection(
         stream, GET_MEDIA, backend.lock,
         f"The stream {stream.name} already has {LIMITS[GET_MEDIA]} GetMedia connections.",
     )
-    tail = _tail(stream, after, req.get_media_idle_timeout, req.client_gone)
+    tail = _tail(stream, after, req.get_media_idle_timeout, req.client_gone, fault)
     return ApiResponse(200, headers, tail, on_close=claim.let_go)
 
 
 def _tail(
-    stream: Stream, after: str, idle_limit: float | None, client_gone: Callable[[], bool] | None = None
+    stream: Stream,
+    after: str,
+    idle_limit: float | None,
+    client_gone: Callable[[], bool] | None = None,
+    fault: FragmentFault | None = None,
 ) -> Iterator[bytes]:
     """Chunks of the fragments numbered above ``after``, then new ones as they arrive (server mode).
 
@@ -144,7 +184,7 @@ def _tail(
     while True:
         fragments = store.newer_than(after)
         try:
-            for fragment, chunk in zip(fragments, media_chunks(stream, fragments)):
+            for fragment, chunk in zip(fragments, media_chunks(stream, fragments, fault)):
                 yield chunk
                 after = fragment.number
         except StoppedByError:

@@ -9,6 +9,9 @@ kvsmock plugs into moto (5.x) at these points, and nowhere else:
   control-plane host and every ``*.kinesisvideo.{region}`` data host, so
   both botocore's stubber and moto's ``requests`` interception route all
   KVS traffic here;
+* a response a fault rule cuts short (:class:`CutShortBody`) fails as a
+  dropped connection does, for ``requests`` and for botocore (moto's raw
+  response factory is wrapped by :func:`_raw_response`);
 * moto's ``requests`` interception reads a request body with ``BytesIO(body)``
   and fails on a generator body (a chunked PutMedia); the patch here hands
   a streamed body to kvsmock's handler untouched when the request is for a
@@ -29,14 +32,16 @@ A moto upgrade that moves any of these is mended here (and in
 from __future__ import annotations
 
 import functools
+import io
 import itertools
 import os
 import re
 import threading
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import moto
 import moto.backends
+import moto.core.botocore_stubber as botocore_stubber
 import moto.core.custom_responses_mock as custom_responses_mock
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.base_backend import BackendDict, BaseBackend
@@ -48,7 +53,7 @@ from ..service.backend import KinesisVideoService
 from ..service.identifiers import check_region
 from ..service.signaling import metering as signaling_metering
 from .dispatch import handle
-from .request import ApiRequest, ApiResponse, headers_from
+from .request import ApiRequest, ApiResponse, ConnectionDrop, headers_from
 
 _COM, _COM_CN = r"amazonaws\.com", r"amazonaws\.com\.cn"
 _URL_BASES = [
@@ -154,19 +159,101 @@ def _take_handed_off_body(headers: Any) -> Any:
     return _HANDED_OFF.pop(token, None) if token else None
 
 
-def moto_handler(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], bytes]:
+def moto_handler(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], bytes | CutShortBody]:
     """The entry point moto calls for every in-process KVS request."""
     method = getattr(request, "method", "POST")
     streamed = _take_handed_off_body(headers)
     body = streamed if streamed is not None else _request_body(request)
     req = make_request(method, full_url, headers, body)
     response: ApiResponse = handle(req, backend_for)
+    pieces: list[bytes] = []
+    dropped = False
     try:
-        body = response.body_bytes()
+        if isinstance(response.body, (bytes, bytearray)):
+            pieces.append(bytes(response.body))
+        else:
+            pieces.extend(bytes(piece) for piece in response.body)
+    except ConnectionDrop:
+        dropped = True
     finally:
         if response.on_close:
             response.on_close()
-    return response.status, dict(response.headers), body
+    body = b"".join(pieces)
+    return response.status, dict(response.headers), CutShortBody(body) if dropped else body
+
+
+class _CutShortRaw(io.RawIOBase):
+    """The bytes a client got before a dropped connection, then the reset it saw."""
+
+    def __init__(self, data: bytes):
+        self._data = memoryview(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self._data:
+            raise ConnectionResetError("kvsmock closed the connection (a fault rule's drop)")
+        n = min(len(buffer), len(self._data))
+        buffer[:n] = self._data[:n]
+        self._data = self._data[n:]
+        return n
+
+
+class CutShortBody(io.BufferedReader):
+    """An in-process response body that fails where a dropped connection would have ended it.
+
+    moto's ``requests`` interception passes a ``BufferedReader`` through as
+    the body, so ``requests`` raises ``ChunkedEncodingError`` as it does on a
+    real dropped connection; for botocore, :func:`_raw_response` makes its
+    read fail with urllib3's ProtocolError, which botocore reports as
+    ``ResponseStreamingError``, as it does against the server.
+    """
+
+    def __init__(self, data: bytes):
+        super().__init__(_CutShortRaw(data))
+
+
+class _CutShortStream:
+    """botocore's raw response over a :class:`CutShortBody`."""
+
+    def __init__(self, body: CutShortBody):
+        self._body = body
+
+    def read(self, amt: int | None = None) -> bytes:
+        return self._failing_as_urllib3(lambda: self._body.read(amt) if amt is not None else self._body.read())
+
+    def read1(self, amt: int = -1) -> bytes:
+        return self._failing_as_urllib3(lambda: self._body.read1(amt))
+
+    @staticmethod
+    def _failing_as_urllib3(read: Callable[[], bytes]) -> bytes:
+        from urllib3.exceptions import ProtocolError
+
+        try:
+            return read()
+        except ConnectionResetError as exc:
+            raise ProtocolError(f"Connection broken: {exc}", exc) from exc
+
+    def stream(self, amt: int = 1024, **kwargs: Any) -> Iterator[bytes]:
+        while True:
+            data = self.read(amt)
+            if not data:
+                return
+            yield data
+
+    def close(self) -> None:
+        self._body.close()
+
+
+def _raw_response(original: Any) -> Any:
+    """moto's botocore raw-response factory, made to let a :class:`CutShortBody` fail as a dropped connection."""
+
+    def make(body: Any) -> Any:
+        return _CutShortStream(body) if isinstance(body, CutShortBody) else original(body)
+
+    make._kvsmock_patched = True  # type: ignore[attr-defined]
+    return make
 
 
 _KMS_ARN = re.compile(r"^arn:aws[\w-]*:kms:([^:]+):(\d{12}):(?:key|alias)/")
@@ -326,7 +413,8 @@ def install() -> None:
       (:class:`MotoKms` as the key provider of :mod:`kvsmock.service.encryption`,
       :class:`MotoDeliveries` as the delivery target of :mod:`kvsmock.service.deliveries`);
     * relayed signaling messages are metered on their channel (:func:`count_signaling`);
-    * moto's ``requests`` interception lets streamed bodies through (:func:`_join_iterable_body`).
+    * moto's ``requests`` interception lets streamed bodies through (:func:`_join_iterable_body`);
+    * a body cut short by a fault rule fails as a dropped connection (:func:`_raw_response`).
     """
     with _install_lock:
         if _installed():
@@ -343,6 +431,8 @@ def install() -> None:
         cb = custom_responses_mock.CallbackResponse
         if not getattr(cb.get_response, "_kvsmock_patched", False):
             cb.get_response = _join_iterable_body(cb.get_response)  # type: ignore[method-assign]
+        if not getattr(botocore_stubber.MockRawResponse, "_kvsmock_patched", False):
+            botocore_stubber.MockRawResponse = _raw_response(botocore_stubber.MockRawResponse)  # type: ignore[misc]
 
 
 def mock_kinesisvideo(func: Any = None, config: Any = None):

@@ -27,7 +27,8 @@ from .. import clock
 from ..errors import InvalidArgumentException, ResourceNotFoundException
 from ..service.connections import PUT_MEDIA, ConnectionClaim, claim_connection
 from ..service.put_media import PutMediaSession
-from .request import ApiRequest, ApiResponse, BackendLookup
+from ..service.quotas import admit_call
+from .request import ApiRequest, ApiResponse, BackendLookup, ChunkGroup, ConnectionDrop, then_dropped
 
 log = logging.getLogger("kvsmock")
 
@@ -109,6 +110,7 @@ def put_media(backend_for: BackendLookup, req: ApiRequest) -> ApiResponse:
     target = _target(req)
     timecode_type, start = _timecode_settings(req)
     backend = backend_for(req.account_id, req.region)
+    admit_call(backend, "PutMedia", target)
     stream = backend.find_stream(target)
     if stream.status != "ACTIVE":
         raise ResourceNotFoundException("The requested stream is not found or not active.")
@@ -118,14 +120,15 @@ def put_media(backend_for: BackendLookup, req: ApiRequest) -> ApiResponse:
         parts=2 if req.streaming else 1,  # the server: the response and the thread reading the upload
         on_release=stream.store.wake_all,  # caught-up GetMedia readers start their idle time now
     )
-    session = PutMediaSession(stream, timecode_type, start)
+    session = PutMediaSession(stream, timecode_type, start, fault=req.fault)
     headers = {"Content-Type": "application/json", "x-amzn-RequestId": req.request_id}
     if not req.streaming:
         try:
             acks = list(upload_acks(session, req.iter_body()))
         finally:
             claim.let_go()
-        return ApiResponse(200, headers, b"".join(_ack_line(a) for a in acks))
+        answer = b"".join(_ack_line(a) for a in acks)
+        return ApiResponse(200, headers, then_dropped(answer, "PutMedia") if session.dropped else answer)
     return ApiResponse(200, headers, _streamed_acks(session, req, claim))
 
 
@@ -160,18 +163,21 @@ def _streamed_acks(session: PutMediaSession, req: ApiRequest, claim: ConnectionC
                 yield _ack_line(session.idle())
                 continue
             if event is None:
-                return
+                break
             lines = [_ack_line(event)]
-            while True:  # what is ready goes in one write (RECEIVED and PERSISTED of a fragment)
+            while True:  # what is ready goes out in one write, an HTTP chunk per ACK (RECEIVED and PERSISTED)
                 try:
                     event = events.get_nowait()
                 except queue.Empty:
                     break
                 if event is None:
-                    yield b"".join(lines)
-                    return
+                    break
                 lines.append(_ack_line(event))
-            yield b"".join(lines)
+            yield ChunkGroup(lines) if len(lines) > 1 else lines[0]
+            if event is None:
+                break
+        if session.dropped:
+            raise ConnectionDrop("a fault rule closed the PutMedia connection")
     finally:  # the response is done (ended, or the client went away): the reader stops feeding
         closing.set()
         claim.let_go()

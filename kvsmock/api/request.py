@@ -17,6 +17,7 @@ from werkzeug.datastructures import Headers
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..service.backend import KinesisVideoService
+    from ..service.faults import Strike
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 _HOST_REGION = re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com")
@@ -45,6 +46,9 @@ class ApiRequest:
     #: Set by the server (``--get-media-idle-timeout``): seconds a caught-up live GetMedia keeps
     #: waiting while no PutMedia connection is open on its stream (None: up to the session limit).
     get_media_idle_timeout: float | None = DEFAULT_GET_MEDIA_IDLE_TIMEOUT
+    #: The fault rule that struck this request (:mod:`kvsmock.service.faults`), for the handlers
+    #: that apply it fragment by fragment (PutMedia, GetMedia).
+    fault: "Strike | None" = None
 
     @property
     def path(self) -> str:
@@ -101,6 +105,34 @@ class ApiRequest:
                 yield chunk
 
 
+class ConnectionDrop(Exception):
+    """Raised by a response body: the connection closes here, abruptly, without ending the response.
+
+    A fault rule's ``drop``: the server shuts the socket; in-process the
+    client's read of the body fails where the connection would have.
+    """
+
+
+class ChunkGroup(bytes):
+    """Pieces of a streamed response body that are ready together, as one piece of the body: the
+    server sends each as an HTTP chunk of its own, all in one write (PutMedia's ACKs: the C producer
+    SDK reads one ACK per chunk); anything else sees their bytes joined."""
+
+    pieces: tuple[bytes, ...]
+
+    def __new__(cls, pieces: Iterable[bytes]) -> "ChunkGroup":
+        parts = tuple(pieces)
+        group = super().__new__(cls, b"".join(parts))
+        group.pieces = parts
+        return group
+
+
+def then_dropped(answer: bytes, operation: str) -> Iterator[bytes]:
+    """A body of ``answer`` and then the connection closed by a fault rule (in-process PutMedia and GetMedia)."""
+    yield answer
+    raise ConnectionDrop(f"a fault rule closed the {operation} connection")
+
+
 @dataclass
 class ApiResponse:
     """What a handler answers: a status, headers and a body (bytes or a stream of bytes)."""
@@ -110,11 +142,6 @@ class ApiResponse:
     body: bytes | Iterable[bytes] = b""
     #: Called once the body has been fully sent or abandoned.
     on_close: Callable[[], None] | None = None
-
-    def body_bytes(self) -> bytes:
-        if isinstance(self.body, (bytes, bytearray)):
-            return bytes(self.body)
-        return b"".join(self.body)
 
 
 def headers_from(mapping: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Headers:

@@ -12,14 +12,15 @@ answer on the same port. Every response carries CORS headers
 
 from __future__ import annotations
 
+import socket
 from http import HTTPStatus
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from werkzeug.wrappers import Request
 
 from ..api.dispatch import handle, is_kvs_path, looks_like_kvs_path
 from ..api.moto_glue import backend_for, make_request, moto_wsgi_app
-from ..api.request import DEFAULT_GET_MEDIA_IDLE_TIMEOUT, ApiResponse
+from ..api.request import DEFAULT_GET_MEDIA_IDLE_TIMEOUT, ApiResponse, ChunkGroup, ConnectionDrop
 from ..service.persistence import persistence
 from .addresses import base_url_of
 from .console_files import redirect_to_console, wants_console
@@ -33,6 +34,8 @@ KVS_PREFIXES = ("/hls/", "/dash/")
 #: Where a kvsmock response's body is left in the WSGI environ: werkzeug skips the body's
 #: ``close()`` when a dropped client surfaces in its clean-up, so the handler closes it then.
 RESPONSE_KEY = "kvsmock.response"
+#: Where the request handler leaves the connection's :class:`~.handler.CoalescingWriter`.
+WRITER_KEY = "kvsmock.writer"
 
 
 def _status_line(code: int) -> str:
@@ -43,15 +46,44 @@ def _status_line(code: int) -> str:
 
 
 class _Body:
-    """A WSGI response body that runs a callback when the server is done with it."""
+    """A WSGI response body that runs a callback when the server is done with it.
 
-    def __init__(self, parts: Iterable[bytes], on_close: Callable[[], None] | None):
+    A body that raises :class:`ConnectionDrop` (a fault rule's drop) ends
+    its connection's sending side there (the client reads an end of stream
+    in the middle of the response); werkzeug then sees a dropped connection,
+    reads what the client still sends and closes it.
+    """
+
+    def __init__(self, parts: Iterable[bytes], on_close: Callable[[], None] | None, environ: dict | None = None):
         self._parts = parts
         self._on_close = on_close
         self._closed = False
+        self._sock = (environ or {}).get("werkzeug.socket")
+        self._writer = (environ or {}).get(WRITER_KEY)
 
-    def __iter__(self):
-        return iter(self._parts)
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            for part in self._parts:
+                if isinstance(part, ChunkGroup):
+                    yield from self._group(part)
+                else:
+                    yield part
+        except ConnectionDrop as drop:
+            if self._sock is not None:
+                try:
+                    self._sock.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+            raise ConnectionAbortedError(str(drop)) from None
+
+    def _group(self, group: ChunkGroup) -> Iterator[bytes]:
+        """Each piece as a chunk of its own, sent in one write (the writer holds its flushes until the last)."""
+        writer = self._writer
+        last = len(group.pieces) - 1
+        for i, piece in enumerate(group.pieces):
+            if writer is not None:
+                writer.holding = i < last
+            yield piece
 
     def close(self) -> None:
         """End the response (idempotent: the request handler may call it too, see ``RESPONSE_KEY``)."""
@@ -142,6 +174,6 @@ class KvsServerApp:
             body = _Body([bytes(response.body)], response.on_close)
         else:
             start_response(_status_line(response.status), headers)
-            body = _Body(response.body, response.on_close)
+            body = _Body(response.body, response.on_close, environ)
         environ[RESPONSE_KEY] = body
         return body

@@ -8,7 +8,11 @@
   seconds}``, ``{"set": epoch_seconds}`` or ``{"reset": true}`` — the
   emulator clock (:mod:`kvsmock.clock`); retention follows it at once;
 * ``GET /_kvsmock/usage`` — the usage report (``account`` and ``region``
-  narrow it, like :func:`kvsmock.usage`).
+  narrow it, like :func:`kvsmock.usage`);
+* ``/_kvsmock/faults`` — fault rules (:mod:`kvsmock.server.fault_control`);
+* ``/_kvsmock/quotas`` — the service's quotas on or off (:mod:`kvsmock.server.quota_control`);
+* ``GET /_kvsmock/requests?limit=N`` — the recent-request log, newest first
+  (:mod:`kvsmock.service.request_log`); reset empties it and the fault rules.
 * ``GET /_kvsmock/console/`` — the web console's files
   (:mod:`kvsmock.server.console_files`).
 
@@ -30,12 +34,16 @@ from ..api.request import ApiResponse
 from ..api.usage_report import usage
 from ..errors import KvsError
 from ..service.persistence import persistence
+from ..service.faults import faults
+from ..service.request_log import request_log
 from .console_files import console_response, is_console_path
+from .control_body import CONTROL_BODY_LIMIT, json_answer, small_body
+from .fault_control import faults_response, is_faults_path
+from .quota_control import PATH as QUOTAS_PATH
+from .quota_control import quotas_response
 
 #: Where the control API is.
 PREFIX = "/_kvsmock/"
-#: The largest body a control request may have.
-CONTROL_BODY_LIMIT = 64 * 1024
 
 
 def is_control_path(path: str) -> bool:
@@ -48,12 +56,20 @@ def control_response(request: Request) -> ApiResponse:
     if is_console_path(path):
         return console_response(request)
     if path == "/_kvsmock/health" and request.method in ("GET", "HEAD"):
-        return _json(200, {"status": "ready"})
+        return json_answer(200, {"status": "ready"})
     if path == "/_kvsmock/reset" and request.method == "POST":
         reset_all()
         clock.reset()
         persistence().reset()
-        return _json(200, {"status": "reset"})
+        faults.clear()
+        request_log.clear()
+        return json_answer(200, {"status": "reset"})
+    if is_faults_path(path):
+        return faults_response(request)
+    if path == QUOTAS_PATH:
+        return quotas_response(request)
+    if path == "/_kvsmock/requests" and request.method == "GET":
+        return _recent_requests(request)
     if path == "/_kvsmock/clock":
         if request.method == "GET":
             return _clock_state()
@@ -66,20 +82,29 @@ def control_response(request: Request) -> ApiResponse:
         args = dict(request.args)
         account, region = args.pop("account", None), args.pop("region", None)
         try:
-            return _json(200, usage(args, account_id=account, region=region))
+            return json_answer(200, usage(args, account_id=account, region=region))
         except KvsError as err:
-            return _json(err.status, {"Message": err.message})
-    return _json(404, {"Message": f"No control endpoint at {request.method} {path}."})
+            return json_answer(err.status, {"Message": err.message})
+    return json_answer(404, {"Message": f"No control endpoint at {request.method} {path}."})
+
+
+def _recent_requests(request: Request) -> ApiResponse:
+    raw = request.args.get("limit")
+    if raw is None:
+        return json_answer(200, {"requests": request_log.recent()})
+    if not raw.isdigit():
+        return json_answer(400, {"Message": f"limit must be a whole number, 0 or more, not {raw[:32]!r}."})
+    return json_answer(200, {"requests": request_log.recent(int(raw))})
 
 
 def _clock_state() -> ApiResponse:
-    return _json(200, {"now": clock.now(), "offset": clock.offset()})
+    return json_answer(200, {"now": clock.now(), "offset": clock.offset()})
 
 
 def _move_clock(request: Request) -> ApiResponse:
-    body = _small_body(request)
+    body = small_body(request)
     if body is None:
-        return _json(413, {"Message": f"A control request body is at most {CONTROL_BODY_LIMIT} bytes."})
+        return json_answer(413, {"Message": f"A control request body is at most {CONTROL_BODY_LIMIT} bytes."})
     try:
         payload = json.loads(body or b"{}")
         if not isinstance(payload, dict):
@@ -94,17 +119,8 @@ def _move_clock(request: Request) -> ApiResponse:
             raise ValueError
     except (ValueError, TypeError, OverflowError) as err:
         detail = f" ({err})" if "clock can be moved" in str(err) else ""
-        return _json(400, {"Message": 'Send {"advance": seconds}, {"set": epoch_seconds} or {"reset": true}' + detail + "."})
+        return json_answer(400, {"Message": 'Send {"advance": seconds}, {"set": epoch_seconds} or {"reset": true}' + detail + "."})
     return _clock_state()
-
-
-def _small_body(request: Request) -> bytes | None:
-    """A control request's body, or None if it is larger than :data:`CONTROL_BODY_LIMIT` (never read whole)."""
-    length = request.content_length
-    if length is not None and length > CONTROL_BODY_LIMIT:
-        return None
-    body = request.stream.read(CONTROL_BODY_LIMIT + 1)
-    return None if len(body) > CONTROL_BODY_LIMIT else body
 
 
 def _finite(value: Any) -> float:
@@ -113,7 +129,3 @@ def _finite(value: Any) -> float:
     if not math.isfinite(seconds):
         raise ValueError(value)
     return seconds
-
-
-def _json(status: int, payload: dict) -> ApiResponse:
-    return ApiResponse(status=status, headers={"Content-Type": "application/json"}, body=json.dumps(payload).encode())

@@ -22,6 +22,8 @@ from .app import KvsServerApp
 from .certificates import local_ca_context, server_context
 from .data_dir import close_data_dir, open_data_dir
 from ..service.persistence import set_persistence
+from ..service.quotas import quotas
+from ..service.request_log import RequestEntry, request_log
 from ..service.spill import DEFAULT_MEMORY_LIMIT, SpillingMemory
 from ..service.disk.restore import Restored
 from .handler import request_handler
@@ -92,13 +94,23 @@ def serve(
     get_media_idle_timeout: float | None = DEFAULT_GET_MEDIA_IDLE_TIMEOUT,
     data_dir: str | None = None,
     memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
+    quotas_mode: str = "service",
+    log_requests: bool = False,
 ) -> int:
     """Serve until SIGINT or SIGTERM; returns the exit code.
+
+    ``quotas_mode`` (``--quotas``): ``"service"`` enforces the service's rate
+    and connection limits, ``"off"`` lifts them (:mod:`kvsmock.service.quotas`).
+    With ``log_requests`` (``--log-requests``) each entry of the request log
+    is printed to stderr as the request is answered.
 
     With ``data_dir`` all state is kept there (see :mod:`kvsmock.service.disk`)
     and read back from it first; without, in memory, with at most
     ``memory_limit`` bytes of stored media in RAM (:mod:`kvsmock.service.spill`).
     """
+    quotas.set(quotas_mode)
+    if log_requests:
+        request_log.listener = _print_request
     context, ca_file = tls_setup(tls, host, cert_files, public_url, signaling_public_url)
     install()
     store = None
@@ -118,6 +130,10 @@ def serve(
     finally:
         if store is not None:
             close_data_dir(store)
+
+
+def _print_request(entry: RequestEntry) -> None:
+    print(f"kvsmock request: {entry.line()}", file=sys.stderr, flush=True)
 
 
 def _serve(
@@ -172,6 +188,8 @@ def _serve(
     print(f"kvsmock health: {url}/_kvsmock/health", flush=True)
     print(f"kvsmock console: {url}/_kvsmock/console/ (open it in a browser)", flush=True)
     print(f"kvsmock credentials: any; for example {SUGGESTED_CREDENTIALS}", flush=True)
+    if not quotas.enforced:
+        print("kvsmock quotas: off (no rate or connection limits; /_kvsmock/quotas switches them)", flush=True)
     if public_url:
         print(f"kvsmock data endpoints point at {public_url}", flush=True)
     if signaling_public_url:

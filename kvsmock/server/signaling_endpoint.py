@@ -36,6 +36,7 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
@@ -46,12 +47,15 @@ from websockets.http11 import Request, Response
 
 from ..api.endpoints import RunningSignaling, SignalingAddress, running_signaling
 from ..api.moto_glue import account_id_for, backend_for as default_backend_for, every_backend
+from .. import clock
 from ..errors import InternalFailure, KvsError, SignalingAccessDenied
+from ..service.faults import Strike, faults
 from ..service.identifiers import parse_arn
 from ..service.signaling.events import CLOSE_GOING_AWAY, GO_AWAY
 from ..service.signaling.hub import hub_for
 from ..service.signaling.peers import MASTER, VIEWER, Peer
 from ..service.signaling.storage_peer import storage_peer_factories
+from ..service.request_log import RequestEntry, request_log
 from ..service.signaling.validation import check_channel_arn
 from .addresses import listening_url
 from .storage_peers import StoragePeerRunner
@@ -66,6 +70,32 @@ CONNECTION_SWEEP_SECONDS = 1.0
 #: Largest frame accepted; a message payload is limited to 10,000 characters, the
 #: frame is kept larger so an oversized payload gets a STATUS_RESPONSE, not a dropped socket.
 MAX_FRAME_BYTES = 256 * 1024
+
+
+class _ConnectCall:
+    """A WebSocket connect, as the request log records it."""
+
+    def __init__(self, request: Request):
+        self.time = clock.now()
+        self.started = time.perf_counter()
+        query = _query(request.path)
+        self.operation = "ConnectAsViewer" if "x-amz-clientid" in query else "ConnectAsMaster"
+        self.account, self.region, self.resource = "", "", query.get("x-amz-channelarn")
+        self.strike: Strike | None = None
+
+    def found(self, plan: "_Plan") -> None:
+        self.account, self.region = plan.account_id, plan.region
+
+    def log(self, refusal: Response | None) -> None:
+        strike = self.strike
+        request_log.add(RequestEntry(
+            time=self.time, account=self.account, region=self.region, operation=self.operation,
+            resource=self.resource, status=refusal.status_code if refusal is not None else 101,
+            error=refusal.headers.get("x-amzn-ErrorType") if refusal is not None else None,
+            duration_ms=round((time.perf_counter() - self.started) * 1000, 3),
+            bytes_in=0, bytes_out=len(refusal.body) if refusal is not None else 0,
+            fault=strike.rule_id if strike else None, fault_effect=strike.describe() if strike else None,
+        ))
 
 
 @dataclass
@@ -366,6 +396,7 @@ class SignalingServer:
 
     # -------------------------------------------------------------- handshake
     def _plan(self, request: Request) -> _Plan:
+        """Whose channel the connect is for, and in which role (the channel itself is not checked yet)."""
         query = _query(request.path)
         arn = check_channel_arn(query.get("x-amz-channelarn"))
         client_id = query.get("x-amz-clientid")
@@ -380,22 +411,38 @@ class SignalingServer:
             account_id, region = parsed.account_id, parsed.region
         if parsed.account_id != account_id:
             raise SignalingAccessDenied(f"The caller is not authorized to access the channel {arn}.")
-        backend = self._backend_for(account_id, region)
-        channel = backend.find_channel({"ChannelARN": arn})
-        hub_for(backend).check_connect(channel, role, client_id)
         return _Plan(account_id, region, arn, role, client_id)
 
-    def _handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _admit(self, plan: _Plan) -> None:
+        """Raise the error the service refuses this connect with, if any."""
+        backend = self._backend_for(plan.account_id, plan.region)
+        channel = backend.find_channel({"ChannelARN": plan.channel_arn})
+        hub_for(backend).check_connect(channel, plan.role, plan.client_id)
+
+    async def _handshake(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return None  # not a WebSocket request: websockets answers 426 Upgrade Required
+        call = _ConnectCall(request)
+        response: Response | None = None
         try:
-            connection.kvs_plan = self._plan(request)  # type: ignore[attr-defined]
+            plan = self._plan(request)
+            call.found(plan)
+            strike = faults.strike(call.operation, plan.account_id, plan.region, (plan.channel_arn,))
+            call.strike = strike
+            if strike is not None:
+                if strike.latency_s:
+                    await asyncio.sleep(strike.latency_s)
+                if strike.error is not None:
+                    raise strike.error
+            self._admit(plan)
+            connection.kvs_plan = plan  # type: ignore[attr-defined]
         except KvsError as err:
-            return self._refuse(connection, err)
+            response = self._refuse(connection, err)
         except Exception:  # a kvsmock bug: refuse like the service would, log the detail
             log.exception("signaling handshake failed")
-            return self._refuse(connection, InternalFailure("kvsmock hit an internal error; see its log."))
-        return None
+            response = self._refuse(connection, InternalFailure("kvsmock hit an internal error; see its log."))
+        call.log(response)
+        return response
 
     @staticmethod
     def _refuse(connection: ServerConnection, err: KvsError) -> Response:

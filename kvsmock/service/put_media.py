@@ -18,6 +18,7 @@ on) and in-process (all ACKs at once), driven by
 from __future__ import annotations
 
 import logging
+import time
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -25,6 +26,7 @@ from .. import clock
 from ..errors import KmsKeyError
 from ..media import ErrorId
 from .delivery_queue import DeliveryQueue
+from .faults import Strike
 from .fragments import MediaHeader, StoredFragment
 from .persistence import StorageError
 from .put_media_events import Event, FragmentBegins, FragmentEnds, HeaderReady, TagsFollow, UploadFails
@@ -52,8 +54,21 @@ def _tag_pairs(tags) -> tuple[tuple[str, str], ...]:
 class PutMediaSession:
     """The state of one PutMedia upload into one stream."""
 
-    def __init__(self, stream: Stream, timecode_type: str = "ABSOLUTE", producer_start_timestamp: Decimal | None = None):
+    def __init__(
+        self,
+        stream: Stream,
+        timecode_type: str = "ABSOLUTE",
+        producer_start_timestamp: Decimal | None = None,
+        fault: Strike | None = None,
+    ):
         self.stream = stream
+        #: A fault rule's plan for this upload: a delay before each fragment is stored, and an
+        #: ERROR ACK or a dropped connection when the fragment after ``after_fragments`` begins.
+        self.fault = fault
+        #: Fragments this upload has stored.
+        self.stored_count = 0
+        #: True once a fault rule has dropped the connection: the api layer closes it, without an ACK.
+        self.dropped = False
         self.machine = PutMediaMachine(timecode_type, producer_start_timestamp, clock.now())
         self.header: MediaHeader | None = None
         #: The fragment being received: (number, timecode, server timestamp).
@@ -145,6 +160,12 @@ class PutMediaSession:
 
     def _begin(self, timecode: int) -> list[dict[str, Any]]:
         self._deliver()  # a new Cluster: the previous fragment's Tags are all in
+        fault = self.fault
+        if fault is not None and fault.after_fragments is not None and self.stored_count >= fault.after_fragments:
+            if fault.error_id is not None:
+                return self._error(ErrorId(fault.error_id), timecode)
+            self.ended = self.dropped = True  # the connection closes: no ACK for this fragment
+            return []
         if self._stream_gone():
             return self._error(ErrorId.STREAM_NOT_ACTIVE, timecode)
         self.current = (self.stream.store.next_number(), timecode, clock.now())
@@ -164,6 +185,8 @@ class PutMediaSession:
         if self._stream_gone():
             return self._error(ErrorId.STREAM_NOT_ACTIVE, fragment.timecode, number)
         assert self.header is not None  # the machine reports the header before any fragment
+        if self.fault is not None and self.fault.latency_s:
+            time.sleep(self.fault.latency_s)  # a fault rule's delay, before each fragment's ACKs
         try:
             sealed = self.stream.keys.seal(fragment.cluster_bytes)
         except KmsKeyError as err:
@@ -186,6 +209,7 @@ class PutMediaSession:
             log.error("kvsmock could not store fragment %s of %s: %s", number, self.stream.arn, err)
             return self._error(ErrorId.ARCHIVAL_ERROR, fragment.timecode, number)
         self.stream.usage.ingested(stored.size)
+        self.stored_count += 1
         self.last_stored = stored
         self.last_timecode, self.last_number = fragment.timecode, number
         acks = [ack("RECEIVED", fragment.timecode, number)]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import av
 import pytest
+from botocore.config import Config
 
 from kvsmock import put_media, sample_mkv
 
@@ -338,6 +339,24 @@ def test_clock_moves_retention_and_reset(kvs_server, console):
     expect(control.get_by_text("Reset: every account and region is empty")).to_be_visible()
     assert kvs_server.kinesisvideo.list_streams()["StreamInfoList"] == []
     expect(c.page.get_by_role("alert")).to_contain_text("does not exist", timeout=15_000)
+
+
+def test_request_log_marks_the_fault_that_struck(kvs_server, console):
+    kvs_server.kinesisvideo.create_stream(StreamName="console-logged", DataRetentionInHours=1)
+    rule = kvs_server.faults.add(operation="DescribeStream", stream="console-logged", error="InternalFailure", count=1)
+    with pytest.raises(Exception, match="InternalFailure"):
+        kvs_server.client("kinesisvideo", config=Config(retries={"total_max_attempts": 1})).describe_stream(
+            StreamName="console-logged")
+    c = console("requests")
+    c.open("#/control")
+    log = c.page.get_by_role("table", name="Recent requests (newest first)")
+    faulted = log.get_by_role("row").filter(has_text=rule)
+    expect(faulted).to_have_count(1, timeout=15_000)
+    expect(faulted).to_contain_text("DescribeStream")
+    expect(faulted).to_contain_text("console-logged")
+    expect(faulted).to_contain_text("500")
+    expect(faulted).to_contain_text("error InternalFailure (500)")
+    c.page.screenshot(path=shot("requests"), full_page=True)
 
 
 # ---------------------------------------------------------------------- signaling

@@ -91,7 +91,7 @@ export function controlView(root, { signal }) {
   async function refreshLog() {
     let answer;
     try {
-      answer = await control("requests", undefined, { signal });
+      answer = await control("requests?limit=100", undefined, { signal });
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
         fill(logBox, h("p", { class: "hint" }, "This server has no request log (GET /_kvsmock/requests)."));
@@ -99,18 +99,27 @@ export function controlView(root, { signal }) {
       }
       throw error;
     }
-    const entries = Array.isArray(answer) ? answer : answer.Requests || answer.requests || [];
+    const entries = answer.requests || [];
     if (!entries.length) {
       fill(logBox, h("p", { class: "hint" }, "No requests logged yet."));
       return;
     }
-    const recent = entries.slice(-100).reverse();
-    const columns = [...new Set(recent.flatMap((e) => Object.keys(e)))].slice(0, 10);
+    const columns = [
+      ["Time", (e) => new Date(e.time * 1000).toLocaleTimeString()],
+      ["Operation", (e) => e.operation],
+      ["Stream or channel", (e) => e.resource ?? ""],
+      ["Account / region", (e) => `${e.account} ${e.region}`],
+      ["Status", (e) => String(e.status)],
+      ["Error", (e) => e.error ?? ""],
+      ["ms", (e) => e.duration_ms.toFixed(1)],
+      ["In / out (bytes)", (e) => `${e.bytes_in} / ${e.bytes_out}`],
+      ["Fault", (e) => (e.fault ? `${e.fault}: ${e.fault_effect}` : "")],
+    ];
     fill(logBox, h("div", { class: "table-scroll" }, h("table", { class: "grid compact" },
-      h("caption", {}, "Recent requests"),
-      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
-      h("tbody", {}, recent.map((e) => h("tr", {}, columns.map((c) => h("td", {},
-        typeof e[c] === "object" && e[c] !== null ? JSON.stringify(e[c]) : String(e[c] ?? "")))))))));
+      h("caption", {}, "Recent requests (newest first)"),
+      h("thead", {}, h("tr", {}, columns.map(([name]) => h("th", { scope: "col" }, name)))),
+      h("tbody", {}, entries.map((e) => h("tr", e.fault ? { class: "faulted" } : {},
+        columns.map(([, cell]) => h("td", {}, cell(e)))))))));
   }
 
   fill(root, h("h1", {}, "Control"), h("div", { class: "cards" }, clockCard, resetCard), logCard);
