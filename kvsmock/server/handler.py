@@ -6,7 +6,7 @@ import logging
 import ssl
 from typing import Any
 
-from .app import RESPONSE_KEY
+from .app import RESPONSE_KEY, WRITER_KEY
 
 log = logging.getLogger("kvsmock.server")
 
@@ -18,7 +18,10 @@ class CoalescingWriter:
     then flushes: here those three go out in one send, so an ACK line or a
     GetMedia chunk leaves as one TCP segment instead of several. The writes
     werkzeug does not flush (the ``100 Continue`` line, the last chunk of a
-    response) end in a blank line, and go out at once.
+    response) end in a blank line, and go out at once. While ``holding``
+    (set by the response body for pieces that are ready together), a flush
+    waits for the next. A TLS connection the client has closed fails a
+    write as a reset connection, which werkzeug treats as a client gone.
     """
 
     #: Pieces up to this size are joined into one send; larger ones go out as they are (no copy).
@@ -28,6 +31,8 @@ class CoalescingWriter:
         self._raw = raw
         self._pending: list[bytes] = []
         self._size = 0
+        #: True while the response body has more pieces ready to go in the same write.
+        self.holding = False
 
     def write(self, data: Any) -> int:
         data = bytes(data)
@@ -38,21 +43,27 @@ class CoalescingWriter:
         return len(data)
 
     def flush(self) -> None:
+        if self.holding:
+            return
         pending, self._pending, size, self._size = self._pending, [], self._size, 0
         if not pending:
             return
-        if size <= self.JOIN_LIMIT:
-            self._raw.write(b"".join(pending))
-        else:
-            for piece in pending:
-                self._raw.write(piece)
-        self._raw.flush()
+        try:
+            if size <= self.JOIN_LIMIT:
+                self._raw.write(b"".join(pending))
+            else:
+                for piece in pending:
+                    self._raw.write(piece)
+            self._raw.flush()
+        except ssl.SSLZeroReturnError as exc:  # the client closed its TLS session
+            raise ConnectionResetError(str(exc)) from exc
 
     @property
     def closed(self) -> bool:
         return bool(self._raw.closed)
 
     def close(self) -> None:
+        self.holding = False
         try:
             self.flush()
         finally:
@@ -81,6 +92,7 @@ def request_handler(base: type) -> type:
         def make_environ(self) -> dict:
             environ = super().make_environ()
             environ["wsgi.url_scheme"] = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
+            environ[WRITER_KEY] = self.wfile
             return environ
 
         def handle_expect_100(self) -> bool:

@@ -66,6 +66,7 @@ class RawPutMedia:
         self.events: list[dict] = []
         self.closed = False  # the chunked response ended (0-size chunk) or the socket closed
         self.arrivals: list[float] = []  # monotonic time each event was parsed
+        self.chunks: list[bytes] = []  # the data of each HTTP chunk of the response, as framed
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(b"%x\r\n" % len(data) + data + b"\r\n")
@@ -94,6 +95,8 @@ class RawPutMedia:
             if len(self.raw) < line_end + 2 + size + 2:
                 break
             self.text += self.raw[line_end + 2 : line_end + 2 + size]
+            if size:
+                self.chunks.append(self.raw[line_end + 2 : line_end + 2 + size])
             self.raw = self.raw[line_end + 2 + size + 2 :]
             if size == 0:
                 self.closed = True

@@ -1,0 +1,31 @@
+"""PutMedia's ACKs on the wire: one HTTP chunk per ACK, even when several are sent in one write.
+
+The official C producer SDK's ACK parser takes one ACK per chunk it is
+handed (it forgets the upload handle after each ACK): ACKs joined in one
+chunk lose their PERSISTED for it, and it resends fragments already stored.
+"""
+
+from __future__ import annotations
+
+import json
+
+from helpers.producers import RawPutMedia, fragment_media, split_at_clusters
+
+
+def test_every_ack_is_a_chunk_of_its_own(kvs_server):
+    kvs_server.kinesisvideo.create_stream(StreamName="chunked-acks", DataRetentionInHours=1)
+    header, clusters = split_at_clusters(fragment_media(duration_s=5))
+    producer = RawPutMedia(kvs_server.port, "chunked-acks")
+    try:
+        producer.send(header)
+        for cluster in clusters:
+            producer.send(cluster)
+        producer.finish()
+        events = producer.read_until(lambda got: sum(e["EventType"] == "PERSISTED" for e in got) == len(clusters))
+    finally:
+        producer.close()
+
+    assert len(producer.chunks) == len(events) == 3 * len(clusters)
+    for chunk, event in zip(producer.chunks, events):
+        assert chunk.endswith(b"\n") and chunk.count(b"\n") == 1
+        assert json.loads(chunk) == event
