@@ -22,6 +22,7 @@ import av
 import pytest
 from botocore.config import Config
 
+from conftest_plugin import paced
 from kvsmock import put_media, sample_mkv
 
 
@@ -50,7 +51,8 @@ def local_input(seconds: float) -> str:
 
 def stored_fragments(server, stream: str) -> list[dict]:
     """ListFragments (first 1000), timestamps as epoch seconds, in producer-time order."""
-    listed = server.archived_media(stream).list_fragments(StreamName=stream, MaxResults=1000)["Fragments"]
+    client = server.archived_media(stream)  # the console may have used the stream's metadata points: wait them out
+    listed = paced(client.list_fragments, StreamName=stream, MaxResults=1000)["Fragments"]
     for f in listed:
         f["ProducerTimestamp"] = f["ProducerTimestamp"].timestamp()
         f["ServerTimestamp"] = f["ServerTimestamp"].timestamp()
