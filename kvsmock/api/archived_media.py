@@ -64,7 +64,8 @@ def get_media_for_fragment_list(
 
     def pieces():
         try:
-            yield from media_chunks(stream, chosen)
+            for chunk in media_chunks(stream, chosen):
+                yield from chunk
         except StoppedByError:  # the error chunk (a KMS key that cannot be used) ends the output
             return
 

@@ -41,12 +41,14 @@ CLIENT_CHECK_SECONDS = 0.5
 
 
 # ------------------------------------------------------------------ GetMedia
-def chunk_for(fragment: StoredFragment) -> list[bytes]:
-    """The GetMedia chunk of one stored fragment."""
-    return chunk_pieces(
+def chunk_for(stream: Stream, fragment: StoredFragment) -> list[bytes]:
+    """The GetMedia chunk of one stored fragment in three pieces: what comes before its Cluster, the Cluster
+    (decrypted once for all the readers that want it, never copied), and what follows it."""
+    cluster = stream.store.cluster_of(fragment)
+    pieces = chunk_pieces(
         fragment.header.ebml_header,
         fragment.header.segment_header,
-        fragment.cluster,
+        cluster,
         fragment.tags_after,
         fragment_number=fragment.number,
         server_timestamp=fragment.server_timestamp,
@@ -54,6 +56,8 @@ def chunk_for(fragment: StoredFragment) -> list[bytes]:
         millis_behind_now=millis_behind_now(fragment),
         continuation_token=fragment.number,
     )
+    at = next(i for i, piece in enumerate(pieces) if piece is cluster)
+    return [b"".join(pieces[:at]), cluster, b"".join(pieces[at + 1 :])]
 
 
 def _start_after(stream: Stream, selector: dict[str, Any]) -> str:
@@ -111,27 +115,29 @@ class FragmentFault:
                                   ebml_header_bytes=fragment.header.ebml_header)
 
 
-def media_chunks(stream: Stream, fragments: list[StoredFragment], fault: FragmentFault | None = None) -> Iterator[bytes]:
-    """One joined chunk per fragment; a KMS failure (or a fault rule's error) ends the output with the service's
-    error chunk."""
+def media_chunks(
+    stream: Stream, fragments: list[StoredFragment], fault: FragmentFault | None = None
+) -> Iterator[list[bytes]]:
+    """The pieces of one chunk per fragment (see :func:`chunk_for`: send them, don't join them); a KMS failure
+    (or a fault rule's error) ends the output with the service's error chunk."""
     for fragment in fragments:
         if fault is not None:
             instead = fault.before(fragment)
             if instead:
-                yield b"".join(instead)
+                yield [b"".join(instead)]
                 raise StoppedByError
         try:
-            chunk = b"".join(chunk_for(fragment))
+            chunk = chunk_for(stream, fragment)
         except KmsKeyError as err:
-            yield b"".join(error_chunk_pieces(fragment.number, err.error_id, err.error_code,
-                                              ebml_header_bytes=fragment.header.ebml_header))
+            yield [b"".join(error_chunk_pieces(fragment.number, err.error_id, err.error_code,
+                                               ebml_header_bytes=fragment.header.ebml_header))]
             raise StoppedByError from None
         except CorruptMediaError as err:
             log.error("kvsmock cannot serve fragment %s of %s: %s", fragment.number, stream.arn, err)
-            yield b"".join(error_chunk_pieces(fragment.number, 5000, "INTERNAL_ERROR",
-                                              ebml_header_bytes=fragment.header.ebml_header))
+            yield [b"".join(error_chunk_pieces(fragment.number, 5000, "INTERNAL_ERROR",
+                                               ebml_header_bytes=fragment.header.ebml_header))]
             raise StoppedByError from None
-        stream.usage.consumed(len(chunk))
+        stream.usage.consumed(sum(len(piece) for piece in chunk))
         yield chunk
 
 
@@ -150,7 +156,7 @@ def get_media(backend: KinesisVideoService, req: ApiRequest, params: dict[str, A
         pieces: list[bytes] = []
         try:
             for chunk in media_chunks(stream, stream.store.newer_than(after), fault):
-                pieces.append(chunk)
+                pieces.extend(chunk)
         except StoppedByError:
             pass
         except ConnectionDrop:
@@ -185,7 +191,7 @@ def _tail(
         fragments = store.newer_than(after)
         try:
             for fragment, chunk in zip(fragments, media_chunks(stream, fragments, fault)):
-                yield chunk
+                yield from chunk
                 after = fragment.number
         except StoppedByError:
             return

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import ssl
 from typing import Any
 
@@ -24,11 +26,14 @@ class CoalescingWriter:
     write as a reset connection, which werkzeug treats as a client gone.
     """
 
-    #: Pieces up to this size are joined into one send; larger ones go out as they are (no copy).
+    #: Pieces up to this size are joined into one send; larger ones go out as they are (no copy), in one
+    #: gathered send on a plain socket (``sendmsg``), piece by piece over TLS.
     JOIN_LIMIT = 64 * 1024
 
-    def __init__(self, raw: Any):
+    def __init__(self, raw: Any, sock: socket.socket | None = None):
         self._raw = raw
+        #: The plain socket under ``raw`` (None over TLS): large pieces go out in one ``sendmsg``.
+        self._sock = sock if sock is not None and not isinstance(sock, ssl.SSLSocket) else None
         self._pending: list[bytes] = []
         self._size = 0
         #: True while the response body has more pieces ready to go in the same write.
@@ -51,6 +56,8 @@ class CoalescingWriter:
         try:
             if size <= self.JOIN_LIMIT:
                 self._raw.write(b"".join(pending))
+            elif self._sock is not None:
+                _send_gathered(self._sock, pending)
             else:
                 for piece in pending:
                     self._raw.write(piece)
@@ -70,6 +77,23 @@ class CoalescingWriter:
             self._raw.close()
 
 
+#: The most buffers one ``sendmsg`` takes (POSIX IOV_MAX is at least 16; Linux takes 1024).
+_IOV_MAX = min(os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 16, 1024)
+
+
+def _send_gathered(sock: socket.socket, pieces: list[bytes]) -> None:
+    """Send ``pieces`` in as few ``sendmsg`` calls as the socket takes (no joined copy)."""
+    views = [memoryview(piece) for piece in pieces if piece]
+    while views:
+        sent = sock.sendmsg(views[:_IOV_MAX])
+        while sent:
+            if sent >= len(views[0]):
+                sent -= len(views.pop(0))
+            else:
+                views[0] = views[0][sent:]
+                sent = 0
+
+
 def request_handler(base: type) -> type:
     """``base`` (a werkzeug request handler class) made to:
 
@@ -87,7 +111,7 @@ def request_handler(base: type) -> type:
     class KvsRequestHandler(base):
         def setup(self) -> None:
             super().setup()
-            self.wfile = CoalescingWriter(self.wfile)  # type: ignore[has-type]
+            self.wfile = CoalescingWriter(self.wfile, self.connection)  # type: ignore[has-type]
 
         def make_environ(self) -> dict:
             environ = super().make_environ()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import math
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -93,6 +94,9 @@ class StoredFragment:
         }
 
 
+#: Decrypted Clusters a store keeps for the readers that want the same fragment at about the same time.
+SHARED_CLEARTEXTS = 4
+
 #: Streams without retention keep fragments in a host buffer for live readers (spec 2.5).
 LIVE_BUFFER_SECONDS = 5 * 60
 LIVE_BUFFER_BYTES = 200 * 1024 * 1024
@@ -126,6 +130,9 @@ class FragmentStore:
         self._closed_byte_seconds = 0.0
         #: Counts removals (expiry, deletion): views built from the store can tell they are stale.
         self.removals = 0
+        #: The newest Clusters read, decrypted (number -> bytes): see :meth:`cluster_of`.
+        self._cleartexts: OrderedDict[str, bytes] = OrderedDict()
+        self._cleartext_lock = threading.Lock()
 
     def next_number(self) -> str:
         """Reserve the next fragment number (strictly increasing per stream)."""
@@ -290,6 +297,29 @@ class FragmentStore:
         with self._lock:
             self._lock.wait_for(lambda: ready() or (stop is not None and stop()), timeout=timeout)
             return ready()
+
+    def cluster_of(self, fragment: StoredFragment) -> bytes:
+        """``fragment.cluster``, decrypted once for all the readers that want it at about the same time.
+
+        Live GetMedia readers of one stream all ask for the newest fragment
+        together: the first decrypts it, the others share its bytes. The
+        stream's KMS key is still checked on every read, as an open does.
+        """
+        payload = fragment.payload
+        keys = getattr(payload, "keys", None)
+        if keys is None:  # stored unencrypted
+            return fragment.cluster
+        with self._cleartext_lock:
+            clear = self._cleartexts.get(fragment.number)
+            if clear is not None:
+                self._cleartexts.move_to_end(fragment.number)
+                keys.check()
+                return clear
+            clear = fragment.cluster  # checks the key, then decrypts
+            self._cleartexts[fragment.number] = clear
+            while len(self._cleartexts) > SHARED_CLEARTEXTS:
+                self._cleartexts.popitem(last=False)
+            return clear
 
     def wake_all(self) -> None:
         with self._lock:

@@ -29,3 +29,34 @@ def test_every_ack_is_a_chunk_of_its_own(kvs_server):
     for chunk, event in zip(producer.chunks, events):
         assert chunk.endswith(b"\n") and chunk.count(b"\n") == 1
         assert json.loads(chunk) == event
+
+
+def test_a_large_write_of_many_pieces_goes_out_whole():
+    """Past 64 KiB the writer gathers the pieces into sendmsg calls, at most IOV_MAX buffers each."""
+    import socket
+    import threading
+
+    from kvsmock.server.handler import CoalescingWriter
+
+    left, right = socket.socketpair()
+    pieces = [b"%05d\n" % i for i in range(3000)] + [b"x" * 100_000]
+    received = bytearray()
+
+    def drain() -> None:
+        while data := right.recv(1 << 16):
+            received.extend(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    writer = CoalescingWriter(left.makefile("wb", buffering=0), left)
+    writer.holding = True
+    for piece in pieces:
+        writer.write(piece)
+        writer.flush()  # held: nothing goes out yet
+    writer.holding = False
+    writer.flush()
+    left.shutdown(socket.SHUT_WR)
+    reader.join(timeout=10)
+    left.close()
+    right.close()
+    assert bytes(received) == b"".join(pieces)
