@@ -51,7 +51,11 @@ camera's ACKs), and to the reader seeing its FRAGMENT_NUMBER tag (first).
 The camera variants run the server with ``--quotas off``: creating hundreds
 of streams at once is more than the service allows (50 CreateStream calls a
 second per account); the reader variants keep the service's quotas, the
-connection limit being part of what they show.
+connection limit being part of what they show, unless ``--reader-quotas off``
+(every reader admitted: the cost of fanning one stream out to M readers,
+with the limit raised for the benchmark only). Each reader is a plain
+asyncio protocol that scans what the socket gives where it lands, so the
+client's cost per reader stays small next to the server's.
 
 Variants run alternately (memory and ``--data-dir`` interleaved, their order
 rotating each round) for ``--rounds`` rounds; the table gives medians over
@@ -434,49 +438,74 @@ class TagScanner:
         return buf[start : start + length].decode(errors="replace"), start + length
 
 
+class ViewerProtocol(asyncio.Protocol):
+    """One GetMedia reader on a plain asyncio protocol: each piece the socket gives is scanned where it
+    lands (no stream buffer in between), so the client's cost per reader stays small next to the server's."""
+
+    def __init__(self, viewer: Viewer, request: bytes, done: asyncio.Future):
+        self.viewer, self.request, self.done = viewer, request, done
+        self.head = b""
+        self.chunked = False
+        self.status: int | None = None
+        self.dechunk, self.scanner = Dechunker(), TagScanner(viewer)
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        self.transport = transport
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic()
+        if self.status is None:
+            self.head += data
+            end = self.head.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head, data = self.head[: end + 4], self.head[end + 4 :]
+            self.status = int(head.split(b" ", 2)[1])
+            if self.status != 200:
+                self.head = head + data
+                return
+            self.viewer.admitted = True
+            self.chunked = b"transfer-encoding: chunked" in head.lower()
+            self.head = b""
+        if self.status != 200:
+            self.head += data
+            return
+        for piece in (self.dechunk.feed(data) if self.chunked else [data]):
+            self.scanner.feed(piece, now)
+        if self.dechunk.done and not self.done.done():
+            self.done.set_result(None)
+
+    def connection_lost(self, exc) -> None:  # type: ignore[override]
+        if self.status is not None and self.status != 200:
+            if b"ConnectionLimitExceeded" in self.head or b"ClientLimitExceeded" in self.head:
+                self.viewer.refused = True
+            else:
+                self.viewer.failure = f"HTTP {self.status}: {self.head[:200]!r}"
+        elif exc is not None:
+            self.viewer.failure = f"{type(exc).__name__}: {exc}"
+        if not self.done.done():
+            self.done.set_result(None)
+
+
 async def run_viewer(viewer: Viewer, port: int, stream: str, stop_at: float) -> None:
     loop = asyncio.get_running_loop()
+    body = json.dumps({"StreamName": stream, "StartSelector": {"StartSelectorType": "NOW"}}).encode()
+    request = (f"POST /getMedia HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+               f"Authorization: {AUTHORIZATION}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    done: asyncio.Future = loop.create_future()
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        transport, _ = await loop.create_connection(lambda: ViewerProtocol(viewer, request, done), "127.0.0.1", port)
     except OSError as exc:
         viewer.failure = f"connect: {exc}"
         return
     try:
-        body = json.dumps({"StreamName": stream, "StartSelector": {"StartSelectorType": "NOW"}}).encode()
-        writer.write(
-            (f"POST /getMedia HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-             f"Authorization: {AUTHORIZATION}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-        status = int(head.split(b" ", 2)[1])
-        if status != 200:
-            rest = await asyncio.wait_for(reader.read(4096), 10)
-            if b"ConnectionLimitExceeded" in head + rest or b"ClientLimitExceeded" in head + rest:
-                viewer.refused = True
-            else:
-                viewer.failure = f"HTTP {status}: {rest[:200]!r}"
-            return
-        viewer.admitted = True
-        chunked = b"transfer-encoding: chunked" in head.lower()
-        dechunk, scanner = Dechunker(), TagScanner(viewer)
-        while True:
-            remaining = stop_at - loop.time()
-            if remaining <= 0:
-                return
-            try:
-                raw = await asyncio.wait_for(reader.read(1 << 18), remaining)
-            except asyncio.TimeoutError:
-                return
-            if not raw:
-                return
-            now = time.monotonic()
-            for piece in (dechunk.feed(raw) if chunked else [raw]):
-                scanner.feed(piece, now)
-            if dechunk.done:
-                return
-    except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError) as exc:
-        viewer.failure = f"{type(exc).__name__}: {exc}"
+        await asyncio.wait_for(asyncio.shield(done), max(0.0, stop_at - loop.time()))
+    except asyncio.TimeoutError:
+        pass
     finally:
-        writer.close()
+        transport.close()
 
 
 # ---------------------------------------------------------------- one variant
@@ -603,14 +632,15 @@ def free_bytes(path: Path) -> int:
     return shutil.disk_usage(path).free
 
 
-def run_variant(mode: str, n: int, seconds: int, media: Media, tmp: Path, readers: int = 0) -> dict:
+def run_variant(mode: str, n: int, seconds: int, media: Media, tmp: Path, readers: int = 0,
+                reader_quotas: str = "service") -> dict:
     """A fresh server, N cameras (or one camera and ``readers`` readers), the server stopped, its files deleted."""
     need = int(n * media.fragment_bytes / FRAGMENT_S * (seconds + 10) * 1.2) + 2 * 1024 * MB
     if free_bytes(tmp) < need:
         raise SystemExit(f"not enough free space in {tmp}: {free_bytes(tmp) / 1024 / MB:.1f} GiB "
                          f"for {need / 1024 / MB:.1f} GiB")
     work = Path(tempfile.mkdtemp(prefix="kvsmock-cameras-", dir=tmp))
-    server = start_server(mode, work, quotas="service" if readers else "off")  # see the module docstring
+    server = start_server(mode, work, quotas=reader_quotas if readers else "off")  # see the module docstring
     try:
         kv = server.kinesisvideo
         streams = [f"camera-{i:04d}" for i in range(n)]
@@ -769,6 +799,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="larger N tried (one round each) while the largest keeps up; '' for none")
     parser.add_argument("--readers", default="1,10,50", help="GetMedia(NOW) reader counts M on one stream")
     parser.add_argument("--reader-seconds", type=int, default=30)
+    parser.add_argument("--reader-quotas", choices=["service", "off"], default="service",
+                        help="the reader variants' --quotas: 'off' admits all M readers (the fan-out cost)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-frames", type=int, default=1, help="frames per HTTP chunk (1: each at its due time)")
     parser.add_argument("--modes", default=",".join(MODES))
@@ -809,9 +841,11 @@ def main(argv: list[str] | None = None) -> int:
                 note(camera_results[-1])
         for m in reader_counts:
             for mode in order:
-                reader_results.append(run_variant(mode, 1, args.reader_seconds, media, tmp, readers=m))
+                reader_results.append(
+                    run_variant(mode, 1, args.reader_seconds, media, tmp, readers=m, reader_quotas=args.reader_quotas)
+                )
                 note(reader_results[-1])
-    largest = max(cameras)
+    largest = max(cameras, default=0)
     for n in sorted(x for x in more if x > largest):
         if not all(held(x) for x in camera_results if x["n"] == largest):
             break
