@@ -29,6 +29,7 @@ def list_fragments(backend: KinesisVideoService, req: ApiRequest, params: dict[s
     stream = backend.find_stream(params)
     selector = params.get("FragmentSelector")
     accept: Callable[[StoredFragment], bool]
+    within: tuple[float, float, bool] | None = None
     if selector is None:
         accept = _persisted
     else:  # applied again on later pages: the token only marks where the last one ended
@@ -37,6 +38,7 @@ def list_fragments(backend: KinesisVideoService, req: ApiRequest, params: dict[s
         if end < start:
             raise InvalidArgumentException("EndTimestamp must not be earlier than StartTimestamp.")
         producer = selector["FragmentSelectorType"] == "PRODUCER_TIMESTAMP"
+        within = (start, end, producer)
 
         def accept(f: StoredFragment) -> bool:
             return f.persisted and start <= (f.producer_timestamp if producer else f.server_timestamp) <= end
@@ -44,7 +46,7 @@ def list_fragments(backend: KinesisVideoService, req: ApiRequest, params: dict[s
     max_results = params.get("MaxResults", DEFAULT_LIST_FRAGMENTS)
     charge_fragments(backend, stream, metadata=int(max_results), operation="ListFragments")
     page = page_of(
-        lambda after, count: stream.store.scan(after, count, accept),
+        lambda after, count: stream.store.scan(after, count, accept, within),
         lambda f: f.number, max_results, params.get("NextToken"), "fragments",
     )
     return page_members("Fragments", page, lambda f: f.list_entry())

@@ -11,6 +11,7 @@ store when their retention ends.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import threading
 from collections import OrderedDict
@@ -102,6 +103,41 @@ LIVE_BUFFER_SECONDS = 5 * 60
 LIVE_BUFFER_BYTES = 200 * 1024 * 1024
 
 
+class TimeReach:
+    """For a list of timestamps in fragment-number order (mostly, not always, increasing): the greatest
+    up to each index and the least from each index on, so a time range's fragments are found by
+    bisection however out of order a few are (a second producer, a clock moved back)."""
+
+    def __init__(self) -> None:
+        self._most: list[float] = []  # max of times[0..i]
+        self._least: list[float] = []  # min of times[i..]
+
+    def rebuild(self, times: list[float]) -> None:
+        self._most = list(itertools.accumulate(times, max))
+        self._least = list(itertools.accumulate(reversed(times), min))[::-1]
+
+    def insert(self, i: int, time: float) -> None:
+        most, least = self._most, self._least
+        most.insert(i, max(time, most[i - 1]) if i else time)
+        j = i + 1
+        while j < len(most) and most[j] < time:
+            most[j] = time
+            j += 1
+        least.insert(i, min(time, least[i]) if i < len(least) else time)
+        j = i - 1
+        while j >= 0 and least[j] > time:
+            least[j] = time
+            j -= 1
+
+    def first_reaching(self, start: float) -> int:
+        """The first index whose time can be at or after ``start`` (none before it is)."""
+        return bisect.bisect_left(self._most, start)
+
+    def end_before_passing(self, end: float) -> int:
+        """An index past which every time is after ``end``."""
+        return bisect.bisect_right(self._least, end)
+
+
 class FragmentStore:
     """All fragments of one stream that are still kept, in fragment-number (= arrival) order.
 
@@ -120,6 +156,9 @@ class FragmentStore:
         self.retention_hours = retention_hours
         self.fragments: list[StoredFragment] = []
         self._numbers: list[str] = []
+        #: Where timestamps can be found, index by index (see :class:`TimeReach`), for ranged listings.
+        self._server_reach = TimeReach()
+        self._producer_reach = TimeReach()
         self._next_seq = 1
         self._lock = threading.Condition()
         self._next_expiry = math.inf
@@ -148,6 +187,7 @@ class FragmentStore:
         with self._lock:
             self.fragments = list(fragments)
             self._numbers = [f.number for f in fragments]
+            self._reindex_times()
             self._kept = set(self._numbers)
             self._next_seq = max([next_seq] + [f.seq + 1 for f in fragments])
             self._closed_byte_seconds = closed_byte_seconds
@@ -180,6 +220,8 @@ class FragmentStore:
             i = bisect.bisect_right(self._numbers, fragment.number)
             self._numbers.insert(i, fragment.number)
             self.fragments.insert(i, fragment)
+            self._server_reach.insert(i, fragment.server_timestamp)
+            self._producer_reach.insert(i, fragment.producer_timestamp)
             size = fragment.stored_bytes
             self.stored_bytes += size
             self._kept.add(fragment.number)
@@ -226,6 +268,7 @@ class FragmentStore:
                 self._close(fragment, now)
             self._removed(self.fragments)
             self.fragments, self._numbers = [], []
+            self._reindex_times()
             self.stored_bytes = self._live_bytes = 0
             self._next_expiry = math.inf
             self.removals += 1
@@ -238,6 +281,10 @@ class FragmentStore:
             self._expire_locked(now)
             open_part = sum(f.stored_bytes * max(0.0, now - f.stored_at) for f in self.fragments if f.persisted)
             return self._closed_byte_seconds + open_part
+
+    def _reindex_times(self) -> None:
+        self._server_reach.rebuild([f.server_timestamp for f in self.fragments])
+        self._producer_reach.rebuild([f.producer_timestamp for f in self.fragments])
 
     def _close(self, fragment: StoredFragment, until: float) -> None:
         self._kept.discard(fragment.number)
@@ -281,6 +328,7 @@ class FragmentStore:
             self.removals += 1
             self.fragments = keep
             self._numbers = [f.number for f in keep]
+            self._reindex_times()
             self.stored_bytes = sum(f.stored_bytes for f in keep)
             self._live_bytes = sum(f.stored_bytes for f in keep if not f.persisted)
         self._next_expiry = next_expiry
@@ -337,15 +385,30 @@ class FragmentStore:
             self._expire_locked(clock.now())
             return self.fragments[bisect.bisect_right(self._numbers, after) :]
 
-    def scan(self, after: str, limit: int, accept: Callable[[StoredFragment], bool]) -> list[StoredFragment]:
+    def scan(
+        self,
+        after: str,
+        limit: int,
+        accept: Callable[[StoredFragment], bool],
+        within: tuple[float, float, bool] | None = None,
+    ) -> list[StoredFragment]:
         """Up to ``limit`` fragments numbered above ``after`` that ``accept`` takes, oldest first.
 
-        Costs the fragments it looks at, not the whole store (a ListFragments page).
+        Costs the fragments it looks at, not the whole store (a ListFragments
+        page). ``within`` = (start, end, producer): ``accept`` takes only
+        fragments whose server (or producer) timestamp is in that range, so
+        the scan skips the fragments before the first that can be in it and
+        stops after the last.
         """
         with self._lock:
             self._expire_locked(clock.now())
             out: list[StoredFragment] = []
-            for i in range(bisect.bisect_right(self._numbers, after), len(self.fragments)):
+            first, last = bisect.bisect_right(self._numbers, after), len(self.fragments)
+            if within is not None:
+                start, end, producer = within
+                reach = self._producer_reach if producer else self._server_reach
+                first, last = max(first, reach.first_reaching(start)), reach.end_before_passing(end)
+            for i in range(first, last):
                 fragment = self.fragments[i]
                 if accept(fragment):
                     out.append(fragment)
