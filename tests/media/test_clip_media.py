@@ -8,6 +8,7 @@ import av
 import numpy as np
 import pytest
 
+from helpers.producers import split_at_clusters
 from kvsmock.media import ebml
 from kvsmock.media.clip import ClipSource, check_clip_tracks, mkv_to_mp4
 from kvsmock.media.codecs import (
@@ -309,3 +310,28 @@ def test_encoder(one_fragment, fmt, magic):
         if size == (None, None):
             source = frame.to_ndarray(format="rgb24").astype(int)
             assert np.abs(image.to_ndarray(format="rgb24").astype(int) - source).mean() < (3 if fmt == "JPEG" else 0.5)
+
+
+def test_video_with_b_frames_is_probed_in_full():
+    """Video that reorders frames is opened with FFmpeg's full probe, which times the packets it reads
+    while probing: the clip is the one a full probe gives, its timestamps in order."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="matroska") as out:
+        stream = out.add_stream("libx264", rate=25, options={"bf": "2", "g": "25"})
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        noise = np.random.default_rng(3)
+        for i in range(50):
+            frame = av.VideoFrame.from_ndarray(noise.integers(0, 255, (120, 160, 3), dtype=np.uint8), format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    header, clusters = split_at_clusters(buf.getvalue())
+    with av.open(io.BytesIO(buf.getvalue())) as probe:
+        assert probe.streams.video[0].codec_context.has_b_frames
+        spec = probe.streams.video[0]
+        track = TrackInfo(1, codec_id="V_MPEG4/ISO/AVC", type=1, codec_private=bytes(spec.codec_context.extradata))
+    mp4 = mkv_to_mp4(ClipSource(header, clusters, [0.0] * len(clusters)), check_clip_tracks([track]))
+    with av.open(io.BytesIO(mp4)) as clip:
+        packets = [p for p in clip.demux(clip.streams.video[0]) if p.size]
+    dts = [p.dts for p in packets]
+    assert dts == sorted(dts) and len(packets) >= 48  # the full probe leaves out at most the two it cannot time

@@ -22,8 +22,10 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from ..codecs import InvalidMediaFrame, check_nal_frame
+from ..demux import open_probing_little
 from ..ebml.errors import EBMLError
 from ..matroska.clusters import cluster_timecode, count_blocks
 from ..mp4.faststart import faststart
@@ -97,6 +99,33 @@ def mkv_to_mp4(source: ClipSource, tracks: ClipTracks) -> bytes:
         return faststart(_remux(source, tracks, wanted, {}))
 
 
+def _open_input(make_reader: Callable[[], PiecesReader], with_audio: bool) -> tuple[PiecesReader, Any, bool]:
+    """The demuxer over the Clusters, probing as little as it can (:func:`open_probing_little`).
+
+    A packet read while probing comes without a DTS; for video that does not
+    reorder frames (no B-frames, the usual case for cameras) that is its PTS.
+    A clip with audio (whose packet durations FFmpeg only knows once it has
+    decoded some) is opened with FFmpeg's full probe; so is video found to
+    reorder frames, opened again. Returns the reader, the demuxer, and
+    whether a packet without a DTS takes its PTS (False: it is left out).
+    """
+    import av
+
+    reader = make_reader()
+    try:
+        if not with_audio:
+            inp = open_probing_little(reader, buffer_size=_READ_BUFFER)
+            if not any(s.type == "video" and s.codec_context.has_b_frames for s in inp.streams):
+                return reader, inp, True
+            inp.close()
+            reader = make_reader()
+        return reader, av.open(reader, "r", format="matroska", buffer_size=_READ_BUFFER), False
+    except av.error.FFmpegError as err:
+        if reader.error is not None:
+            raise reader.error from None
+        raise InvalidMediaFrame(f"The media could not be read: {err}") from None
+
+
 def _remux(source: ClipSource, tracks: ClipTracks, wanted: list[int], options: dict[str, str]) -> bytes:
     import av
 
@@ -119,13 +148,10 @@ def _remux(source: ClipSource, tracks: ClipTracks, wanted: list[int], options: d
                 cluster_tcs[i - 1] = None
 
     origin = Fraction(source.starts[0]).limit_denominator(1_000_000)
-    reader = PiecesReader([source.header, *source.clusters], [len(source.header), *sizes], opened)
-    try:
-        inp = av.open(reader, "r", format="matroska", buffer_size=_READ_BUFFER)
-    except av.error.FFmpegError as err:
-        if reader.error is not None:
-            raise reader.error from None
-        raise InvalidMediaFrame(f"The media could not be read: {err}") from None
+    reader, inp, dts_from_pts = _open_input(
+        lambda: PiecesReader([source.header, *source.clusters], [len(source.header), *sizes], opened),
+        with_audio=len(wanted) > 1,
+    )
     out_buf = io.BytesIO()
     with inp:
         streams = list(inp.streams)
@@ -147,6 +173,8 @@ def _remux(source: ClipSource, tracks: ClipTracks, wanted: list[int], options: d
             mux = out.mux
             for packet in inp.demux([streams[i] for i in wanted]):
                 packet_dts = packet.dts
+                if packet_dts is None and dts_from_pts:  # read while probing; nothing reorders (_open_input)
+                    packet_dts = packet.pts
                 if packet_dts is None or packet.size == 0:
                     continue
                 index = packet.stream_index
