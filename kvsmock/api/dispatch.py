@@ -248,13 +248,11 @@ def _logged(response: ApiResponse, call: Call, received: _Received) -> ApiRespon
             if on_close is not None:
                 on_close()
         finally:
-            strike = call.strike
-            request_log.add(RequestEntry(
-                time=call.time, account=call.account, region=call.region, operation=call.operation,
-                resource=call.resource, status=response.status, error=response.headers.get("x-amzn-ErrorType"),
-                duration_ms=round((time.perf_counter() - call.started) * 1000, 3),
-                bytes_in=received.count, bytes_out=sent[0],
-                fault=strike.rule_id if strike else None, fault_effect=strike.describe() if strike else None,
+            request_log.add(RequestEntry.answered(
+                time=call.time, started=call.started, account=call.account, region=call.region,
+                operation=call.operation, resource=call.resource, status=response.status,
+                error=response.headers.get("x-amzn-ErrorType"), bytes_in=received.count, bytes_out=sent[0],
+                strike=call.strike,
             ))
 
     response.on_close = close

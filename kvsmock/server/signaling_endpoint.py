@@ -87,14 +87,11 @@ class _ConnectCall:
         self.account, self.region = plan.account_id, plan.region
 
     def log(self, refusal: Response | None) -> None:
-        strike = self.strike
-        request_log.add(RequestEntry(
-            time=self.time, account=self.account, region=self.region, operation=self.operation,
-            resource=self.resource, status=refusal.status_code if refusal is not None else 101,
+        request_log.add(RequestEntry.answered(
+            time=self.time, started=self.started, account=self.account, region=self.region,
+            operation=self.operation, resource=self.resource, status=refusal.status_code if refusal is not None else 101,
             error=refusal.headers.get("x-amzn-ErrorType") if refusal is not None else None,
-            duration_ms=round((time.perf_counter() - self.started) * 1000, 3),
-            bytes_in=0, bytes_out=len(refusal.body) if refusal is not None else 0,
-            fault=strike.rule_id if strike else None, fault_effect=strike.describe() if strike else None,
+            bytes_in=0, bytes_out=len(refusal.body) if refusal is not None else 0, strike=self.strike,
         ))
 
 

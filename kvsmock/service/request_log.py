@@ -11,9 +11,13 @@ went each way.
 from __future__ import annotations
 
 import threading
+import time as _time
 from collections import deque
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .faults import Strike
 
 #: Entries kept; older ones are forgotten.
 CAPACITY = 5000
@@ -39,6 +43,20 @@ class RequestEntry:
     #: The fault rule that struck the request, and what it did.
     fault: str | None = None
     fault_effect: str | None = None
+
+    @classmethod
+    def answered(
+        cls, *, time: float, started: float, account: str, region: str, operation: str, resource: str | None,
+        status: int, error: str | None, bytes_in: int, bytes_out: int, strike: Strike | None,
+    ) -> "RequestEntry":
+        """The entry of a request that arrived at ``time`` (emulator clock) and ``started`` (``perf_counter``),
+        answered now, struck by ``strike`` if a fault rule struck it."""
+        return cls(
+            time=time, account=account, region=region, operation=operation, resource=resource, status=status,
+            error=error, duration_ms=round((_time.perf_counter() - started) * 1000, 3),
+            bytes_in=bytes_in, bytes_out=bytes_out,
+            fault=strike.rule_id if strike else None, fault_effect=strike.describe() if strike else None,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
