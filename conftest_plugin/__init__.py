@@ -281,18 +281,9 @@ class KvsServer(_KvsClients):
 def paced(call, *args: Any, timeout: float = 10.0, **kwargs: Any):
     """``call(*args, **kwargs)``, made again while it fails with ClientLimitExceededException (the
     service's rate limits, which botocore does not retry), until ``timeout`` seconds have passed."""
-    from botocore.exceptions import ClientError
+    from kvsmock.client import call_through_throttling
 
-    from kvsmock.service.rate_limit import real_seconds  # wall time even under freezegun
-
-    deadline = real_seconds() + timeout
-    while True:
-        try:
-            return call(*args, **kwargs)
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") != "ClientLimitExceededException" or real_seconds() > deadline:
-                raise
-        time.sleep(0.05)
+    return call_through_throttling(call, *args, seconds=timeout, **kwargs)
 
 
 def free_port() -> int:

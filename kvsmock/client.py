@@ -18,7 +18,7 @@ import threading
 import time
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
 import boto3
@@ -247,11 +247,11 @@ class _ThrottleRetry:
     """Backoff for calls the service throttles (ClientLimitExceededException), up to
     :data:`THROTTLE_RETRY_SECONDS`: botocore's retry modes do not retry that error."""
 
-    def __init__(self, resendable: bool = True):
+    def __init__(self, resendable: bool = True, seconds: float = THROTTLE_RETRY_SECONDS):
         from .service.rate_limit import real_seconds  # wall time even under freezegun
 
         self._now = real_seconds
-        self._deadline = real_seconds() + THROTTLE_RETRY_SECONDS
+        self._deadline = real_seconds() + seconds
         self._pause = 0.05
         self._resendable = resendable
 
@@ -266,17 +266,19 @@ class _ThrottleRetry:
         return True
 
 
-def _put_media_endpoint(control: Any, target: dict[str, Any]) -> str:
-    """GetDataEndpoint(PUT_MEDIA), asked again with backoff while the service throttles it.
+def call_through_throttling(call: Callable[..., Any], *args: Any, seconds: float = THROTTLE_RETRY_SECONDS,
+                            **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)`` (a boto3 call), made again with backoff while the service throttles it
+    (ClientLimitExceededException, which botocore does not retry), for up to ``seconds``.
 
-    The service allows 5 GetDataEndpoint and 5 PutMedia calls a second per
-    stream; uploads started in quick succession on one stream wait their
-    turn instead of failing.
+    put_media asks GetDataEndpoint through it: the service allows 5
+    GetDataEndpoint and 5 PutMedia calls a second per stream, so uploads
+    started in quick succession on one stream wait their turn instead of failing.
     """
-    retry = _ThrottleRetry()
+    retry = _ThrottleRetry(seconds=seconds)
     while True:
         try:
-            return control.get_data_endpoint(APIName="PUT_MEDIA", **target)["DataEndpoint"]
+            return call(*args, **kwargs)
         except ClientError as err:
             if not retry.again(err):
                 raise
@@ -315,7 +317,7 @@ def put_media_acks(
     region = region_name or session.region_name or "us-east-1"
     control = session.client("kinesisvideo", region_name=region, endpoint_url=endpoint_url)
     target = {"StreamName": stream_name} if stream_name else {"StreamARN": stream_arn}
-    data_endpoint = _put_media_endpoint(control, target)
+    data_endpoint = call_through_throttling(control.get_data_endpoint, APIName="PUT_MEDIA", **target)["DataEndpoint"]
     url = data_endpoint.rstrip("/") + "/putMedia"
 
     headers = {
