@@ -7,6 +7,7 @@ interception of ``requests``, and the werkzeug server. Each is turned into an
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -80,8 +81,9 @@ class ApiRequest:
         cred = self.credential()
         return cred[0] if cred else None
 
-    @property
+    @functools.cached_property
     def region(self) -> str:
+        """The region the request is for: its SigV4 credential scope, else its host, else us-east-1 (read once)."""
         cred = self.credential()
         if cred:
             return cred[1]
