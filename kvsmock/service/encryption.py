@@ -26,12 +26,14 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Sequence, Union
 
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .. import clock
 from ..errors import KmsKeyError
+from .media_memory import media_buffer
 
 __all__ = [
     "DATA_KEY_LIFETIME_SECONDS",
@@ -43,6 +45,11 @@ __all__ = [
     "key_provider",
     "set_key_provider",
 ]
+
+_TAG_SIZE = 16
+
+#: Bytes as a fragment arrives and as it is kept.
+Buffer = Union[bytes, bytearray, memoryview]
 
 #: The service makes a new data key every 45 minutes.
 DATA_KEY_LIFETIME_SECONDS = 45 * 60
@@ -114,9 +121,14 @@ class DataKey:
     def aead(self, keys: StreamKeys) -> AESGCM:
         """The cipher of this key (unwrapping the blob through KMS the first time, for a restored key)."""
         if self._aead is None:
-            self._plaintext = _provider.decrypt_data_key(keys.account_id, keys.region, keys.key_id, self.blob)
-            self._aead = AESGCM(self._plaintext)
+            self._aead = AESGCM(self.plaintext_for(keys))
         return self._aead
+
+    def plaintext_for(self, keys: StreamKeys) -> bytes:
+        """The key itself, unwrapping the blob through KMS the first time for a restored key."""
+        if self._plaintext is None:
+            self._plaintext = _provider.decrypt_data_key(keys.account_id, keys.region, keys.key_id, self.blob)
+        return self._plaintext
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -126,7 +138,7 @@ class Sealed:
     keys: StreamKeys
     data_key: DataKey
     nonce: bytes
-    ciphertext: bytes
+    ciphertext: Buffer  #: bytes, or the buffer :func:`~kvsmock.service.media_memory.media_buffer` gave
     size: int  #: plaintext length
 
     def open(self) -> bytes:
@@ -174,12 +186,25 @@ class StreamKeys:
                 self.data_keys_made += 1
             return key
 
-    def seal(self, data: bytes) -> Sealed:
-        """Encrypt ``data`` under the current data key; raises KmsKeyError if the key is unusable."""
+    def seal(self, pieces: Sequence[Buffer]) -> Sealed:
+        """Encrypt the bytes of ``pieces``, in order, under the current data key; raises KmsKeyError if the key is unusable.
+
+        The pieces (a Cluster as it arrived) are encrypted one after another
+        straight into the buffer that keeps them (AES-GCM as a stream cipher,
+        the tag after the ciphertext, as :class:`AESGCM` lays it out), never
+        joined first.
+        """
         key = self.current()
         nonce = os.urandom(12)
-        ciphertext = key.aead(self).encrypt(nonce, data, None)
-        return Sealed(self, key, nonce, ciphertext, len(data))
+        size = sum(len(piece) for piece in pieces)
+        out = media_buffer(size + _TAG_SIZE)
+        encryptor = Cipher(algorithms.AES(key.plaintext_for(self)), modes.GCM(nonce)).encryptor()
+        written = 0
+        for piece in pieces:  # update_into needs room for a block beyond the piece: the tag's place gives it
+            written += encryptor.update_into(piece, out[written:])
+        encryptor.finalize()
+        out[written:] = encryptor.tag
+        return Sealed(self, key, nonce, out, size)
 
 
 __all__ += ["KmsKeyError"]

@@ -188,7 +188,7 @@ class PutMediaSession:
         if self.fault is not None and self.fault.latency_s:
             time.sleep(self.fault.latency_s)  # a fault rule's delay, before each fragment's ACKs
         try:
-            sealed = self.stream.keys.seal(fragment.cluster_bytes)
+            sealed = self.stream.keys.seal(fragment.cluster_pieces)
         except KmsKeyError as err:
             return self._error(ErrorId(err.error_id), fragment.timecode, number)
         stored = StoredFragment(

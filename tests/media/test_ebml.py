@@ -117,3 +117,22 @@ def test_kvs_tags_is_byte_identical_to_real_getmedia_output(reference):
     for original in kvs_blocks:
         pairs = parse_tags(memoryview(original)[8:])
         assert ebml.kvs_tags(pairs) == original
+
+
+def test_byte_queue_hands_out_ranges_as_the_chunks_they_arrived_in():
+    from kvsmock.media.ebml.byte_queue import ByteQueue
+
+    queue = ByteQueue()
+    chunks = [b"abcd", b"efgh", b"ijkl"]
+    for chunk in chunks:
+        queue.append(chunk)
+    whole = b"".join(chunks)
+    for start in range(len(whole)):
+        for end in range(start, len(whole) + 1):
+            views = queue.views(start, end)
+            assert b"".join(views) == whole[start:end] == queue.get(start, end)
+    middle = queue.views(2, 10)
+    assert middle[1] is chunks[1]  # a chunk taken whole is not copied
+    assert [bytes(v) for v in middle] == [b"cd", b"efgh", b"ij"] and middle[0].obj is chunks[0]
+    with pytest.raises(ValueError):
+        queue.views(0, 13)

@@ -30,7 +30,7 @@ def fragment(stream: Stream, seq: int, tags_after: bytes = b"") -> StoredFragmen
     assert int(number[-28:]) == seq
     return StoredFragment(
         number=number, server_timestamp=clock.now(), producer_timestamp=clock.now(), duration_ms=2000,
-        header=MediaHeader(b"ebml", b"segment", ()), payload=stream.keys.seal(b"cluster %d" % seq),
+        header=MediaHeader(b"ebml", b"segment", ()), payload=stream.keys.seal([b"cluster %d" % seq]),
         tags_after=tags_after,
     )
 

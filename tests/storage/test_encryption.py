@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import mmap
+import os
 import time
 
 import pytest
@@ -47,7 +49,7 @@ def test_stored_fragments_are_ciphertext_under_a_data_key_from_the_default_key(k
     stored = stream.store.snapshot()
     assert len(stored) == len(clusters) == 3
     for fragment, cluster in zip(stored, clusters):
-        held = fragment.payload.ciphertext
+        held = bytes(fragment.payload.ciphertext)
         assert cluster[40:72] not in held  # no run of the plaintext is kept
         assert len(held) == len(cluster) + 16  # AES-GCM tag
         assert fragment.cluster == cluster  # and it decrypts to what was sent
@@ -162,3 +164,50 @@ def test_key_pending_deletion(kv):
     kms.cancel_key_deletion(KeyId=key)  # moto leaves a cancelled key disabled, as KMS does
     kms.enable_key(KeyId=key)
     assert [f.error_id for f in _read(kv, "cam")] == [None] * 3
+
+
+def _service_stream():
+    from kvsmock.service.backend import KinesisVideoService
+
+    service = KinesisVideoService("us-east-1", "123456789012")
+    service.create_stream("sealed", data_retention_hours=1)
+    return service.streams["sealed"]
+
+
+@pytest.mark.parametrize("sizes", [[7], [100, 1, 65536, 3], [65536] * 9 + [1234]])
+def test_pieces_are_sealed_as_one_aes_gcm_message(sizes):
+    """Sealed piece by piece, a Cluster is byte for byte what AES-GCM makes of it whole (what the data dir reads)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    stream = _service_stream()
+    data = os.urandom(sum(sizes))
+    pieces, pos = [], 0
+    for i, size in enumerate(sizes):  # bytes and memoryviews, as the fragmenter hands them on
+        piece = data[pos : pos + size]
+        pieces.append(memoryview(piece) if i % 2 else piece)
+        pos += size
+    sealed = stream.keys.seal(pieces)
+    assert sealed.size == len(data)
+    assert bytes(sealed.ciphertext) == AESGCM(sealed.data_key.plaintext).encrypt(sealed.nonce, data, None)
+    assert sealed.open() == data
+
+
+def test_a_large_fragment_lives_in_its_own_mapping_until_dropped():
+    from kvsmock.service import media_memory
+
+    stream = _service_stream()
+    before = media_memory.mapped_count()
+    small = stream.keys.seal([b"x" * 1000])
+    large = stream.keys.seal([os.urandom(media_memory.MIN_MAPPED_SIZE)])
+    assert media_memory.mapped_count() == before + 1
+    assert isinstance(large.ciphertext.obj, mmap.mmap) and not isinstance(small.ciphertext.obj, mmap.mmap)
+    del large
+    assert media_memory.mapped_count() == before
+
+
+def test_past_the_mapping_cap_buffers_come_from_the_heap(monkeypatch):
+    from kvsmock.service import media_memory
+
+    monkeypatch.setattr(media_memory, "MAX_MAPPINGS", media_memory.mapped_count())
+    buffer = media_memory.media_buffer(media_memory.MIN_MAPPED_SIZE * 2)
+    assert isinstance(buffer.obj, bytearray) and len(buffer) == media_memory.MIN_MAPPED_SIZE * 2

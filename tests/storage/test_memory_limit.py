@@ -29,7 +29,7 @@ def memory(monkeypatch):
 def add(stream: Stream, data: bytes) -> StoredFragment:
     fragment = StoredFragment(
         number=stream.store.next_number(), server_timestamp=clock.now(), producer_timestamp=clock.now(),
-        duration_ms=2000, header=MediaHeader(b"ebml", b"segment", ()), payload=stream.keys.seal(data),
+        duration_ms=2000, header=MediaHeader(b"ebml", b"segment", ()), payload=stream.keys.seal([data]),
     )
     stream.store.add(fragment)
     return fragment

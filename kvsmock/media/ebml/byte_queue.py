@@ -1,7 +1,8 @@
 """Received bytes addressed by absolute offset, kept as the chunks they arrived in.
 
 The EBML walker reads element headers out of it, and takes a whole element
-(a Cluster, say) out as one ``bytes`` with at most one copy.
+(a Cluster, say) out as one ``bytes`` with at most one copy, or as the
+chunks it arrived in without any.
 """
 
 from __future__ import annotations
@@ -57,19 +58,30 @@ class ByteQueue:
 
     def get(self, start: int, end: int) -> bytes:
         """The bytes ``[start, end)``, which must have been received and not released; one copy at most."""
+        views = self.views(start, end)
+        if len(views) == 1 and isinstance(views[0], bytes):
+            return views[0]
+        return b"".join(views)
+
+    def views(self, start: int, end: int) -> list[bytes | memoryview]:
+        """The bytes ``[start, end)`` as the chunks they arrived in, cut without copying.
+
+        They must have been received and not released; a chunk taken whole
+        is the ``bytes`` it arrived as, a part of one a ``memoryview`` of it.
+        """
         if end > self.end or (self._starts and start < self._starts[0]):
             raise ValueError(f"bytes {start}-{end} not available")
         if start >= end:
-            return b""
+            return []
         starts, chunks = self._starts, self._chunks
         i = bisect_right(starts, start) - 1
         chunk = chunks[i]
         off = start - starts[i]
         if off + (end - start) <= len(chunk):
             if off == 0 and end - start == len(chunk):
-                return chunk
-            return chunk[off : off + end - start]
-        parts: list[bytes | memoryview] = [memoryview(chunk)[off:]]
+                return [chunk]
+            return [chunk[off : off + end - start]]
+        parts: list[bytes | memoryview] = [memoryview(chunk)[off:] if off else chunk]
         pos = starts[i] + len(chunk)
         i += 1
         while pos < end:
@@ -78,4 +90,4 @@ class ByteQueue:
             parts.append(memoryview(chunk)[:take] if take < len(chunk) else chunk)
             pos += take
             i += 1
-        return b"".join(parts)
+        return parts

@@ -123,6 +123,10 @@ class EBMLWalker:
         """Received bytes ``[start, end)``; they must still be retained (see ``retain_from``)."""
         return self._queue.get(start, end)
 
+    def pieces_between(self, start: int, end: int) -> list[bytes | memoryview]:
+        """:meth:`bytes_between` as the pieces the bytes arrived in, not copied."""
+        return self._queue.views(start, end)
+
     def next_event(self) -> WalkerEvent | None:
         """The next event, or ``None`` when more data is needed (or, after close, when done)."""
         queue = self._queue

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 from ..matroska.tags import TagValue
 from ..matroska.tracks import TrackInfo
@@ -47,7 +47,9 @@ class FragmentStarted:
 class Fragment:
     """One Cluster as uploaded, with what the service records about it."""
 
-    cluster_bytes: bytes  #: the Cluster element exactly as uploaded (known- or unknown-size)
+    #: The Cluster element exactly as uploaded (known- or unknown-size), in the pieces it arrived in
+    #: (two fragments are equal when their bytes are, however they were split).
+    cluster_pieces: tuple[bytes | memoryview, ...] = field(compare=False)
     tags_after: bytes  #: producer Tags elements that followed it, as uploaded
     timecode: int  #: Cluster Timecode as sent (timecode units)
     #: timecode units: last frame time - first frame time + the last frame's duration
@@ -64,10 +66,24 @@ class Fragment:
     #: False when producer Tags may still follow (a known-size Cluster): they come as FragmentTags events.
     tags_final: bool = True
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Fragment):
+            return NotImplemented
+        same_fields = all(getattr(self, f.name) == getattr(other, f.name) for f in fields(self) if f.compare)
+        return same_fields and self.cluster_bytes == other.cluster_bytes
+
+    @property
+    def cluster_bytes(self) -> bytes:
+        """The Cluster element as one ``bytes`` (joined on each call: storing uses the pieces)."""
+        pieces = self.cluster_pieces
+        if len(pieces) == 1 and isinstance(pieces[0], bytes):
+            return pieces[0]
+        return b"".join(pieces)
+
     @property
     def size(self) -> int:
         """Bytes of the Cluster element."""
-        return len(self.cluster_bytes)
+        return sum(len(piece) for piece in self.cluster_pieces)
 
 
 @dataclass(frozen=True, slots=True)

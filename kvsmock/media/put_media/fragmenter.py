@@ -39,7 +39,7 @@ When a fragment is complete
 Cost
     Only element headers and block headers are looked at; frame payloads
     are skipped by size. The Cluster is kept as the chunks it arrived in and
-    joined once into ``Fragment.cluster_bytes``.
+    handed on as those pieces (``Fragment.cluster_pieces``), never joined.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class _Pending:
 
     cluster: Cluster
     timecode: int
-    cluster_bytes: bytes
+    cluster_pieces: tuple[bytes | memoryview, ...]
     tags_after: list[bytes] = field(default_factory=list)
     tags: list[tuple[str, TagValue]] = field(default_factory=list)
 
@@ -314,10 +314,10 @@ class Fragmenter:
 
     def _end_cluster(self, cluster: Cluster, end: int, out: list[Event]) -> None:
         timecode = cluster.end(end)
-        cluster_bytes = self._walker.bytes_between(cluster.offset, end)
+        cluster_pieces = tuple(self._walker.pieces_between(cluster.offset, end))
         self._walker.retain_from = None
         self._cluster = None
-        self._pending = _Pending(cluster, timecode, cluster_bytes)
+        self._pending = _Pending(cluster, timecode, cluster_pieces)
         if cluster.known_size:  # nothing later can change it: complete at its last byte
             self._complete_pending(out, tags_final=False)
             self._trailing = _Trailing(timecode)
@@ -359,7 +359,7 @@ class Fragmenter:
         self._pending = None
         cluster = pending.cluster
         fragment = Fragment(
-            cluster_bytes=pending.cluster_bytes,
+            cluster_pieces=pending.cluster_pieces,
             tags_after=b"".join(pending.tags_after),
             timecode=pending.timecode,
             duration=cluster.duration(),

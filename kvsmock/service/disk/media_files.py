@@ -34,7 +34,7 @@ class MediaFiles:
     def path(self, stream_arn: str, number: str) -> Path:
         return self.root / stream_dir_name(stream_arn) / f"{number}{SUFFIX}"
 
-    def write(self, path: Path, data: bytes, durable: bool = True) -> None:
+    def write(self, path: Path, data: bytes | bytearray | memoryview, durable: bool = True) -> None:
         """Write ``data`` to ``path``; ``durable``: fsync it and its directory before returning.
 
         Raises :class:`StorageError` (and leaves no file) if the disk refuses.
