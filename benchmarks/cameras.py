@@ -78,7 +78,6 @@ import asyncio
 import json
 import math
 import os
-import resource
 import shutil
 import statistics
 import sys
@@ -91,6 +90,7 @@ from conftest_plugin import KvsServer
 from kvsmock.media import ebml
 from kvsmock.media.ebml import ids
 from kvsmock.media.matroska import Packet, TrackInfo as TrackSpec, cluster_element, header_elements
+from proc_stats import cpu_seconds, own_cpu_seconds, proc_status, proc_written
 from report import publish
 
 MB = 1024 * 1024
@@ -155,38 +155,6 @@ class Media:
 
 
 # ---------------------------------------------------------------- the machine and the server
-def proc_cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        data = f.read()
-    fields = data[data.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
-
-
-def own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def proc_status(pid: int, key: str) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def proc_written(pid: int) -> int:
-    """Bytes the process caused to be written to storage (``/proc/PID/io`` write_bytes; 0 if unreadable)."""
-    try:
-        with open(f"/proc/{pid}/io") as f:
-            for line in f:
-                if line.startswith("write_bytes:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def pct(values: list[float], q: float) -> float:
     if not values:
         return math.nan
@@ -566,9 +534,9 @@ async def stream_cameras(server: KvsServer, media: Media, streams: list[str], se
     await asyncio.sleep(max(0.0, window[0] - loop.time()))
     lag_task = asyncio.create_task(loop_lag(lags, window[1]))
     pid = server.process.pid
-    s0, c0, b0, w0, t0 = proc_cpu_seconds(pid), own_cpu_seconds(), fleet.sent, proc_written(pid), time.monotonic()
+    s0, c0, b0, w0, t0 = cpu_seconds(f"/proc/{pid}/stat"), own_cpu_seconds(), fleet.sent, proc_written(pid), time.monotonic()
     await asyncio.sleep(max(0.0, window[1] - loop.time()))
-    s1, c1, b1, w1, t1 = proc_cpu_seconds(pid), own_cpu_seconds(), fleet.sent, proc_written(pid), time.monotonic()
+    s1, c1, b1, w1, t1 = cpu_seconds(f"/proc/{pid}/stat"), own_cpu_seconds(), fleet.sent, proc_written(pid), time.monotonic()
     load = os.getloadavg()[0]
     threads = proc_status(pid, "Threads") // 1024
     await lag_task

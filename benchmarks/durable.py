@@ -75,6 +75,7 @@ from kvsmock.media import ebml
 from kvsmock.media.ebml.writing import tags_element
 from kvsmock.media.matroska import Packet, TrackInfo as TrackSpec, cluster_element, header_elements
 from kvsmock.media.matroska.tags import END_OF_FRAGMENT
+from proc_stats import proc_status
 from report import publish
 
 MB = 1024 * 1024
@@ -158,14 +159,6 @@ class TimedServer(KvsServer):
                 time.sleep(0.003)
         self.stop()
         raise RuntimeError("kvsmock server did not become ready")
-
-
-def proc_status(pid: int, field: str) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def disk_usage(path: Path) -> tuple[int, int, int]:

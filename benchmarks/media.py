@@ -42,6 +42,7 @@ from kvsmock.media import ebml
 from kvsmock.media.ebml.writing import tags_element as producer_tags
 from kvsmock.media.matroska import Packet, TrackInfo as TrackSpec, cluster_element, header_elements
 from kvsmock.media.matroska.tags import END_OF_FRAGMENT
+from proc_stats import proc_status
 from report import publish
 
 FPS, FRAGMENT_S, KBPS = 25, 2, 4000
@@ -152,14 +153,6 @@ def put_headers(stream: str) -> dict[str, str]:
         "x-amzn-producer-start-timestamp": f"{time.time():.3f}",
         "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/kinesisvideo/aws4_request, SignedHeaders=host, Signature=0",
     }
-
-
-def proc_status(pid: int, field: str) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -92,6 +92,7 @@ from av import AudioFrame, VideoFrame
 
 from conftest_plugin import KvsServer
 from kvsmock import read_fragments
+from proc_stats import cpu_seconds
 from report import publish
 
 # The wire helpers the ingestion tests use (tests/helpers), rather than a copy of them here.
@@ -101,7 +102,6 @@ from helpers.webrtc_peers import message, split_candidates  # noqa: E402
 WIDTH, HEIGHT = 1280, 720
 VIDEO_CLOCK = 90000
 MB = 1024 * 1024
-TICKS = os.sysconf("SC_CLK_TCK")
 NAL_IDR = 5
 #: After the master leaves: the fragments have settled once none came for this long (seconds).
 SETTLE_S = 3.0
@@ -259,13 +259,6 @@ class Master:
 
 
 # ------------------------------------------------------------------ measuring
-def cpu_seconds(stat_path: str) -> float:
-    """utime + stime of a process or thread, from its ``/proc/.../stat``."""
-    with open(stat_path) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
 def proc_status_kb(pid: int, field: str) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
