@@ -35,9 +35,14 @@ class MediaFiles:
         return self.root / stream_dir_name(stream_arn) / f"{number}{SUFFIX}"
 
     def write(self, path: Path, data: bytes | bytearray | memoryview, durable: bool = True) -> None:
-        """Write ``data`` to ``path``; ``durable``: fsync it and its directory before returning.
+        """Write ``data`` to ``path``; ``durable``: fsync its directory too before returning.
 
-        Raises :class:`StorageError` (and leaves no file) if the disk refuses.
+        The data is always flushed and then dropped from the page cache: media
+        is written once and read back rarely, and a cache that grows by every
+        fragment makes the kernel take fresh pages for each one (on a VM whose
+        host backs guest memory lazily, about 3 ms of CPU per MB written, five
+        times the cost of the flush). Raises :class:`StorageError` (and leaves
+        no file) if the disk refuses.
         """
         try:
             new_dir = not path.parent.exists()
@@ -50,8 +55,8 @@ class MediaFiles:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
-                if durable:
-                    os.fdatasync(fd)
+                os.fdatasync(fd)  # the pages are clean: the advice below can free them
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
             finally:
                 os.close(fd)
             if durable:
