@@ -64,5 +64,6 @@ def test_a_full_index_refuses_the_fragment_and_keeps_what_was_stored(store, capl
 
     store.db.rows("PRAGMA max_page_count = 1073741823")  # room again: the next write brings the pending one
     store.usage_changed(stream.usage)
+    store.flush()  # usage is written without its caller waiting
     record = json.loads(store.db.rows("SELECT record FROM resources WHERE arn = ?", ARN)[0][0])
     assert record["tags"] == tags

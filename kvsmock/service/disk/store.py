@@ -24,6 +24,7 @@ from ..persistence import StorageError
 from ..streams import Stream
 from ..usage import ChannelUsage, StreamUsage
 from .database import Database
+from .group_commit import GroupCommit
 from .media_files import MediaFiles
 from .records import channel_record, stream_record, tracks_record, usage_record
 from .sealed_file import SealedFile
@@ -42,13 +43,19 @@ class DiskStore:
         self.directory = Path(directory)
         self.db = Database(self.directory, kvsmock_version)
         self.files = MediaFiles(self.directory / "media")
+        self._commits = GroupCommit(self.db)
         self._headers: dict[tuple[bytes, bytes], int] = {}
         self._pending: dict[str, Callable[[sqlite3.Connection], None]] = {}
         self._pending_lock = threading.Lock()
         #: State kept for other parts of the process (moto's KMS): name -> (snapshot, restore).
         self._externals: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {}
 
+    def flush(self) -> None:
+        """Return once every change handed to the store so far is written (or has failed)."""
+        self._commits.flush()
+
     def close(self) -> None:
+        self._commits.close()
         self._flush_pending()
         self.db.close()
 
@@ -93,7 +100,29 @@ class DiskStore:
                 (arn, kind, parsed.account_id, parsed.region, text),
             )
 
-        self._write("usage " + arn, write)
+        key = "usage " + arn
+        taken: dict[str, Callable[[sqlite3.Connection], None]] = {}
+
+        def step(conn: sqlite3.Connection) -> None:  # what is pending, then the usage
+            taken.update(self._take_pending())
+            for pending in taken.values():
+                pending(conn)
+            write(conn)
+
+        def undo() -> None:
+            self._put_back(taken)
+            taken.clear()
+
+        def failed(exc: BaseException) -> None:
+            if not isinstance(exc, sqlite3.Error):
+                log.error("kvsmock failed to write the usage of %s", arn, exc_info=exc)
+                return
+            log.error("kvsmock could not write to %s (%s); will retry with the next write", self.directory, exc)
+            self._put_back({key: write})
+
+        # Usage changes with every fragment and every read: it rides on the next commit (a
+        # fragment's, or one of the committer's own) and never makes its caller wait for one.
+        self._commits.submit(step, failed, undo)
 
     # ------------------------------------------------------------ fragments
     def store_fragment(self, stream_arn: str, fragment: StoredFragment) -> Any:
@@ -105,38 +134,49 @@ class DiskStore:
         header_key = (fragment.header.ebml_header, fragment.header.segment_header)
         data_key = payload.data_key
         pending = self._take_pending()
+        made: dict[str, Any] = {}  # the header and data-key rows this step inserted (undone on rollback)
+
+        def index(conn: sqlite3.Connection) -> None:
+            for step in pending.values():
+                step(conn)
+            header_id = self._headers.get(header_key)
+            if header_id is None:
+                header_id = self._headers[header_key] = made["header"] = _insert_header(conn, fragment.header)
+            key_id = data_key.row_id
+            if key_id is None:  # a new data key: KMS may have made the key it is wrapped with just now
+                key_id = data_key.row_id = conn.execute(
+                    "INSERT INTO data_keys (stream_arn, blob, created_at) VALUES (?, ?, ?)",
+                    (stream_arn, data_key.blob, data_key.created_at),
+                ).lastrowid
+                made["key"] = True
+                self._snapshot_externals(conn)
+            conn.execute(
+                "INSERT OR REPLACE INTO fragments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    stream_arn, fragment.number, fragment.server_timestamp, fragment.producer_timestamp,
+                    fragment.duration_ms, header_id, key_id, payload.nonce, payload.size,
+                    len(payload.ciphertext), fragment.tags_after, json.dumps(fragment.producer_tags),
+                    fragment.frame_count, fragment.stored_at,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO stream_media (arn, next_seq, closed_byte_seconds) VALUES (?, ?, 0) "
+                "ON CONFLICT (arn) DO UPDATE SET next_seq = max(next_seq, excluded.next_seq)",
+                (stream_arn, fragment.seq + 1),
+            )
+
+        def undo() -> None:
+            if made.pop("header", None) is not None:
+                self._headers.pop(header_key, None)
+            if made.pop("key", None):
+                data_key.row_id = None
+
         try:
-            with self.db.transaction(durable=True) as conn:
-                for step in pending.values():
-                    step(conn)
-                header_id = self._headers.get(header_key) or _insert_header(conn, fragment.header)
-                key_id = data_key.row_id
-                if key_id is None:  # a new data key: KMS may have made the key it is wrapped with just now
-                    key_id = conn.execute(
-                        "INSERT INTO data_keys (stream_arn, blob, created_at) VALUES (?, ?, ?)",
-                        (stream_arn, data_key.blob, data_key.created_at),
-                    ).lastrowid
-                    self._snapshot_externals(conn)
-                conn.execute(
-                    "INSERT OR REPLACE INTO fragments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        stream_arn, fragment.number, fragment.server_timestamp, fragment.producer_timestamp,
-                        fragment.duration_ms, header_id, key_id, payload.nonce, payload.size,
-                        len(payload.ciphertext), fragment.tags_after, json.dumps(fragment.producer_tags),
-                        fragment.frame_count, fragment.stored_at,
-                    ),
-                )
-                conn.execute(
-                    "INSERT INTO stream_media (arn, next_seq, closed_byte_seconds) VALUES (?, ?, 0) "
-                    "ON CONFLICT (arn) DO UPDATE SET next_seq = max(next_seq, excluded.next_seq)",
-                    (stream_arn, fragment.seq + 1),
-                )
+            self._commits.run(index, undo)
         except sqlite3.Error as exc:
             self._put_back(pending)
             self.files.remove([path])
             raise StorageError(f"cannot index fragment {fragment.number}: {exc}") from exc
-        self._headers[header_key] = header_id
-        data_key.row_id = key_id
         return SealedFile(
             payload.keys, data_key, payload.nonce, self.files, str(path), len(payload.ciphertext), payload.size
         )
@@ -190,6 +230,7 @@ class DiskStore:
 
     def reset(self) -> None:
         """Forget everything stored (the server's reset)."""
+        self.flush()  # nothing handed over before lands after
         with self.db.transaction() as conn:
             for table in ("resources", "usage", "stream_media", "fragments", "data_keys", "headers"):
                 conn.execute(f"DELETE FROM {table}")
