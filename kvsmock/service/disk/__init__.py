@@ -17,9 +17,12 @@ Layout of ``DIR``::
 A fragment is durable when its index row is committed. Before PutMedia
 acknowledges it PERSISTED: the file is written and fsynced (and its
 directory), then the row is committed with SQLite's ``synchronous=FULL``
-(the WAL is fsynced). Everything else (resource records, usage counters,
-expiry) is committed with ``synchronous=NORMAL``: it survives the process
-being killed at once, and a power cut loses at most the last moments of it.
+(the WAL is fsynced); fragments stored at the same moment share one commit
+(see ``group_commit``). Resource records and expiry are committed with
+``synchronous=NORMAL``: they survive the process being killed at once, and a
+power cut loses at most the last moments of them. Usage counters ride on the
+next commit without their caller waiting: a kill can lose their last
+milliseconds.
 
 At start, a file without an index row (an upload cut before it was
 acknowledged) is deleted, and an index row whose file is missing or of
