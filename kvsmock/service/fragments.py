@@ -213,7 +213,10 @@ class FragmentStore:
         """
         fragment.stored_at = clock.now()
         if fragment.persisted:
-            fragment.payload = persistence().store_fragment(self.owner, fragment)
+            payload = fragment.payload
+            stored = persistence().store_fragment(self.owner, fragment)
+            if stored is not payload:  # on disk now; in memory it is the same one (and may have spilled already)
+                fragment.payload = stored
         with self._lock:
             # Numbers are reserved when a fragment starts, so arrival order is
             # number order; insort keeps it so even if two sessions interleave.

@@ -4,11 +4,17 @@ Without ``--data-dir`` kvsmock keeps state in memory, and a camera streaming
 for an hour is gigabytes; a server that keeps it all in RAM ends up swapping
 the machine to death. :class:`SpillingMemory` keeps at most ``limit`` bytes
 of persisted fragments' media in memory; when a new fragment would go past
-it, the oldest ones are written to files in a temporary directory (made on
-first need, removed at exit) and read back from there when asked for. The
-files hold the same ciphertext the memory held; nothing is fsynced: this is
-a cache on disk, not a durable store, and a restart forgets it as it
-forgets everything else in memory. The index of fragments stays in memory.
+it, the oldest ones are queued for a thread of their own (``kvsmock-spill``)
+that writes them to files in a temporary directory (made on first need,
+removed at exit); they are read back from there when asked for. Storing a
+fragment only does bookkeeping: no file is written by the thread that
+stores, nor while the budget's lock is held. Media queued but not yet
+written still takes RAM, so a store waits while more than
+:data:`SPILL_BACKLOG` bytes are queued (the disk is slower than the
+uploads). The files hold the same ciphertext the memory held; they are not
+made durable: this is a cache on disk, not a durable store, and a restart
+forgets it as it forgets everything else in memory. The index of fragments
+stays in memory.
 """
 
 from __future__ import annotations
@@ -26,15 +32,21 @@ from .encryption import Sealed
 from .fragments import StoredFragment
 from .persistence import InMemory
 
-__all__ = ["DEFAULT_MEMORY_LIMIT", "SpillingMemory", "parse_size"]
+__all__ = ["DEFAULT_MEMORY_LIMIT", "SPILL_BACKLOG", "SpillingMemory", "parse_size"]
 
 log = logging.getLogger("kvsmock")
 
 #: Media kept in memory before the oldest spills to temporary files (the server's default).
 DEFAULT_MEMORY_LIMIT = 1024**3
 
+#: Most bytes of media queued for the spill thread before a store waits for it (or the limit, if smaller).
+SPILL_BACKLOG = 64 * 1024**2
+
 _UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024, "M": 1024**2, "MB": 1024**2, "MIB": 1024**2,
           "G": 1024**3, "GB": 1024**3, "GIB": 1024**3, "T": 1024**4, "TB": 1024**4, "TIB": 1024**4}
+
+#: A fragment held by the budget: its stream's ARN, the fragment, its media's size.
+_Entry = tuple[str, StoredFragment, int]
 
 
 def parse_size(text: str) -> int | None:
@@ -54,16 +66,39 @@ def parse_size(text: str) -> int | None:
 
 
 class SpillingMemory(InMemory):
-    """State in memory, with at most ``limit`` bytes of stored media in RAM (None: no limit)."""
+    """State in memory, with at most ``limit`` bytes of stored media in RAM (None: no limit).
+
+    A fragment's media is in one of four places: held (in RAM, counted
+    against ``limit``), queued for the spill thread, in flight (being
+    written), or spilled (its payload is a :class:`SealedFile`). All of
+    it but the last counts in :attr:`held_bytes`. One lock guards the
+    bookkeeping; the spill thread writes with the lock released.
+    """
 
     def __init__(self, limit: int | None = DEFAULT_MEMORY_LIMIT):
         self.limit = limit
         self._lock = threading.Lock()
-        #: Fragments whose media is in RAM, oldest first (by identity), with their sizes.
-        self._held: OrderedDict[int, tuple[str, StoredFragment, int]] = OrderedDict()
-        self.held_bytes = 0
-        self.spilled_fragments = 0
-        self._files: Any = None  # MediaFiles, made on first spill
+        #: Wakes the spill thread: something was queued.
+        self._work = threading.Condition(self._lock)
+        #: Wakes stores waiting for the backlog to shrink (one at a time: see :meth:`_pass_room_on`).
+        self._room = threading.Condition(self._lock)
+        #: Wakes :meth:`settle`: nothing queued, nothing in flight.
+        self._idle = threading.Condition(self._lock)
+        #: Fragments whose media is in RAM and not yet queued, oldest first (by identity).
+        self._held: OrderedDict[int, _Entry] = OrderedDict()
+        self._held_bytes = 0
+        #: Fragments waiting for the spill thread, oldest first (by identity).
+        self._queue: OrderedDict[int, _Entry] = OrderedDict()
+        #: Bytes queued or in flight: still in RAM, on their way out.
+        self._backlog_bytes = 0
+        #: The fragment being written now, and whether its file is to go once written (removed or reset meanwhile).
+        self._in_flight: StoredFragment | None = None
+        self._in_flight_dropped = False
+        self._closed = False  # at exit: nothing more spills
+        self._thread: threading.Thread | None = None
+        self.spilled_fragments = 0  #: spills completed
+        self._failure_logged = False
+        self._files: Any = None  # MediaFiles, made on first spill (by the spill thread)
         self._dir: Path | None = None
 
     @property
@@ -71,61 +106,185 @@ class SpillingMemory(InMemory):
         """Where spilled media is (None until something has spilled)."""
         return self._dir
 
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of media in RAM that count against the budget: held, queued for spilling, being written."""
+        return self._held_bytes + self._backlog_bytes
+
+    def _backlog_bound(self) -> int:
+        """Bytes that may wait for the spill thread before a store waits too."""
+        return min(SPILL_BACKLOG, self.limit or 0)
+
     def store_fragment(self, stream_arn: str, fragment: StoredFragment) -> Any:
+        """Count a new fragment's media; queue the oldest for spilling past the limit (the newest never).
+
+        Waits, first, while the spill thread is more than the backlog bound
+        behind. Writes nothing itself.
+        """
         payload = fragment.payload
         if self.limit is None or not isinstance(payload, Sealed):
             return payload
         size = payload.stored_size
         with self._lock:
+            bound = self._backlog_bound()
+            self._room.wait_for(lambda: self._backlog_bytes <= bound or self._closed)
             self._held[id(fragment)] = (stream_arn, fragment, size)
-            self.held_bytes += size
-            while self.held_bytes > self.limit and len(self._held) > 1:
-                _, (arn, oldest, oldest_size) = self._held.popitem(last=False)
-                self.held_bytes -= oldest_size
-                if oldest is not fragment:
-                    self._spill(arn, oldest)
+            self._held_bytes += size
+            queued = False
+            while self._held_bytes > self.limit and len(self._held) > 1 and not self._closed:
+                key, entry = self._held.popitem(last=False)
+                self._held_bytes -= entry[2]
+                self._queue[key] = entry
+                self._backlog_bytes += entry[2]
+                queued = True
+            if queued:
+                self._start_locked()
+                self._work.notify()
+            self._pass_room_on()
         return payload
 
+    def _pass_room_on(self) -> None:
+        """Wake one waiting store if the backlog has room (the lock is held); each passes it on in turn."""
+        if self._backlog_bytes <= self._backlog_bound():
+            self._room.notify()
+
+    def _start_locked(self) -> None:
+        """Start the spill thread if it is not running (the lock is held)."""
+        if self._thread is None:
+            thread = threading.Thread(target=self._run, name="kvsmock-spill", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:  # no thread to be had (the interpreter is exiting): the media stays in memory
+                self._drop_queue_locked()
+                return
+            self._thread = thread
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until nothing is queued for spilling or being written; False if ``timeout`` seconds pass first."""
+        with self._lock:
+            return self._idle.wait_for(lambda: not self._queue and self._in_flight is None, timeout)
+
+    # ----------------------------------------------------------- the spill thread
+    def _run(self) -> None:
+        """The spill thread: write the queued fragments, oldest first, one at a time, for ever."""
+        while True:
+            with self._lock:
+                self._work.wait_for(lambda: bool(self._queue))
+                _, (stream_arn, fragment, size) = self._queue.popitem(last=False)
+                self._in_flight, self._in_flight_dropped = fragment, False
+            try:
+                self._spill(stream_arn, fragment)
+            except Exception:  # never let the thread die: stores would wait for it for ever
+                log.exception("kvsmock: could not spill fragment %s", fragment.number)
+            finally:
+                with self._lock:
+                    self._in_flight = None
+                    self._backlog_bytes -= size
+                    self._pass_room_on()
+                    if not self._queue:
+                        self._idle.notify_all()
+            del fragment  # its media must not stay alive here while the thread waits
+
     def _spill(self, stream_arn: str, fragment: StoredFragment) -> None:
-        """Move one fragment's media to a file (the lock is held); it stays in memory if the disk refuses."""
-        from .disk.media_files import MediaFiles
+        """Write one fragment's media to a file (the lock is not held), then swap its payload for the file.
+
+        If it was removed (or the budget reset) while being written, its file
+        is deleted instead; if the disk refuses, the media stays in memory.
+        """
         from .disk.sealed_file import SealedFile
         from .persistence import StorageError
 
         payload = fragment.payload
         if not isinstance(payload, Sealed):
             return
-        if self._files is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="kvsmock-spill-"))
-            atexit.register(shutil.rmtree, self._dir, True)
-            self._files = MediaFiles(self._dir)
-            log.warning("kvsmock: stored media passed the memory limit of %d bytes; the oldest now "
-                        "spills to %s", self.limit, self._dir)
-        path = self._files.path(stream_arn, fragment.number)
         try:
-            self._files.write(path, payload.ciphertext, durable=False)
-        except StorageError:
+            files = self._files if self._files is not None else self._make_dir()
+            path = files.path(stream_arn, fragment.number)
+            files.write(path, payload.ciphertext, durable=False)
+        except (StorageError, OSError) as err:
+            with self._lock:  # logged once; not at all if it was removed or reset meanwhile (reset empties the dir)
+                quiet = self._failure_logged or self._in_flight_dropped
+                self._failure_logged = self._failure_logged or not quiet
+            if not quiet:
+                log.warning("kvsmock: cannot spill media to disk (%s); it stays in memory", err)
             return
-        fragment.payload = SealedFile(
-            payload.keys, payload.data_key, payload.nonce, self._files, str(path), payload.stored_size, payload.size
+        spilled = SealedFile(
+            payload.keys, payload.data_key, payload.nonce, files, str(path), payload.stored_size, payload.size
         )
-        self.spilled_fragments += 1
+        with self._lock:
+            if not self._in_flight_dropped:
+                fragment.payload = spilled
+                self.spilled_fragments += 1
+                return
+        files.remove([path])  # removed or reset while it was written
+
+    def _make_dir(self) -> Any:
+        """Make the spill directory (on the spill thread, on first need) and say where it is."""
+        from .disk.media_files import MediaFiles
+
+        path = Path(tempfile.mkdtemp(prefix="kvsmock-spill-"))
+        files = MediaFiles(path)
+        atexit.register(self._close, path)
+        with self._lock:
+            self._dir, self._files = path, files
+        log.warning("kvsmock: stored media passed the memory limit of %d bytes; the oldest now "
+                    "spills to %s", self.limit, path)
+        return files
+
+    def _close(self, path: Path) -> None:
+        """At exit: stop spilling, let a write under way finish (its file goes), remove the spill directory."""
+        with self._lock:
+            self._closed = True
+            self._drop_queue_locked()
+            self._in_flight_dropped = True
+            self._room.notify_all()
+        self.settle(timeout=5)
+        shutil.rmtree(path, ignore_errors=True)
+
+    # ------------------------------------------------------------- removals
+    def _drop_queue_locked(self) -> None:
+        """Forget the queued fragments: they stay in memory (the lock is held)."""
+        for _, _, size in self._queue.values():
+            self._backlog_bytes -= size
+        self._queue.clear()
 
     def fragments_removed(self, stream_arn: str, fragments: list[StoredFragment], closed_byte_seconds: float) -> None:
+        """Forget removed fragments: held or queued, their bytes; being written, the file (once written); spilled,
+        the file."""
         paths = []
         with self._lock:
+            queue_shrank = False
             for fragment in fragments:
-                held = self._held.pop(id(fragment), None)
+                key = id(fragment)
+                held = self._held.pop(key, None)
                 if held is not None:
-                    self.held_bytes -= held[2]
+                    self._held_bytes -= held[2]
+                    continue
+                queued = self._queue.pop(key, None)
+                if queued is not None:
+                    self._backlog_bytes -= queued[2]
+                    queue_shrank = True
+                elif fragment is self._in_flight:
+                    self._in_flight_dropped = True
                 elif self._files is not None:
                     paths.append(self._files.path(stream_arn, fragment.number))
+            if queue_shrank:
+                self._room.notify_all()
+                if not self._queue and self._in_flight is None:
+                    self._idle.notify_all()
+            files = self._files
         if paths:
-            self._files.remove(paths)
+            files.remove(paths)
 
     def reset(self) -> None:
+        """Forget everything: held and queued media, the spilled files; a write under way is deleted once done."""
         with self._lock:
             self._held.clear()
-            self.held_bytes = 0
+            self._held_bytes = 0
+            self._drop_queue_locked()
+            self._in_flight_dropped = True
+            self._room.notify_all()
+            if self._in_flight is None:
+                self._idle.notify_all()
             if self._files is not None:
                 self._files.clear()
