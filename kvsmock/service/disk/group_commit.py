@@ -34,20 +34,32 @@ class _Job:
     step: Step
     undo: Optional[Callable[[], None]]
     #: For a step nobody waits for: told the error if the step cannot be written.
-    failed: Optional[Callable[[BaseException], None]] = None
+    failed: Optional[Callable[[BaseException], None]]
+    #: For a step its thread waits for: set when it is committed, or when that thread is to commit next.
+    wake: Optional[threading.Event]
     finished: bool = False
     error: Optional[BaseException] = None
 
 
 class GroupCommit:
-    """Durable transactions of ``db``, shared by the steps queued while one commits."""
+    """Durable transactions of ``db``, shared by the steps queued while one commits.
+
+    One thread commits at a time (it "leads"). When it is done it wakes the
+    threads whose steps it committed, each by its own event (hundreds of
+    threads may wait: none is woken for another's commit), and hands the
+    next commit to the oldest thread still waiting, or to the committer
+    thread if only submitted steps are left.
+    """
 
     def __init__(self, db: Database):
         self._db = db
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # :meth:`flush` waits on it
         self._queue: list[_Job] = []
         self._leading = False
         self._committer: threading.Thread | None = None  # commits submitted steps nobody waits for
+        self._committer_turn = threading.Event()
+        self._committer_leads = False
         self._closed = False
         #: Transactions committed (a batch, or a step retried alone): for tests and benchmarks.
         self.commits = 0
@@ -55,7 +67,7 @@ class GroupCommit:
     @property
     def waiting(self) -> int:
         """Steps queued for the next commit."""
-        with self._cond:
+        with self._lock:
             return len(self._queue)
 
     def run(self, step: Step, undo: Callable[[], None] | None = None) -> None:
@@ -65,15 +77,15 @@ class GroupCommit:
         disk refuses); ``undo`` runs first if the transaction that ran
         ``step`` was rolled back.
         """
-        job = _Job(step, undo)
-        with self._cond:
+        job = _Job(step, undo, None, threading.Event())
+        with self._lock:
             self._queue.append(job)
-            while self._leading and not job.finished:
-                self._cond.wait()
-            lead = not job.finished
-            if lead:  # no commit is running: this thread commits everything queued
-                self._leading = True
-        if lead:
+            lead = not self._leading
+            self._leading = True
+        if not lead:
+            assert job.wake is not None
+            job.wake.wait()  # committed, or this thread commits next
+        if not job.finished:
             self._lead()
         if job.error is not None:
             raise job.error
@@ -81,53 +93,59 @@ class GroupCommit:
     def submit(self, step: Step, failed: Callable[[BaseException], None], undo: Callable[[], None] | None = None) -> None:
         """Write ``step`` with the next commit, without waiting for it.
 
-        A thread of its own commits it if no thread that waits for its own
+        The committer thread commits it if no thread that waits for its own
         step does first. ``failed(error)`` is called if the step cannot be
         written; ``undo`` as for :meth:`run`.
         """
-        job = _Job(step, undo, failed)
-        with self._cond:
-            if not self._closed:
-                self._queue.append(job)
+        with self._lock:
+            closing = self._closed
+            if not closing:
+                self._queue.append(_Job(step, undo, failed, None))
                 if self._committer is None:
                     self._committer = threading.Thread(target=self._commit_submitted, name="kvsmock-commit",
                                                        daemon=True)
                     self._committer.start()
-                self._cond.notify_all()
-                return
-        try:  # closing: nothing commits for it any more
-            self.run(step, undo)
-        except Exception as exc:
-            failed(exc)
+                if self._leading:
+                    return
+                self._leading = self._committer_leads = True
+        if closing:  # no committer any more
+            try:
+                self.run(step, undo)
+            except Exception as exc:
+                failed(exc)
+            return
+        self._committer_turn.set()
 
     def flush(self) -> None:
         """Return once everything queued so far is committed (or has failed)."""
-        with self._cond:
-            while self._queue or self._leading:
-                self._cond.wait()
+        with self._lock:
+            while self._leading:
+                self._idle.wait()
 
     def close(self) -> None:
-        """Commit what was submitted, then stop the thread that commits it."""
-        self.flush()
-        with self._cond:
+        """Commit what was submitted, then stop the committer thread."""
+        with self._lock:
             self._closed = True
-            self._cond.notify_all()
+        self.flush()
         if self._committer is not None:
+            self._committer_turn.set()
             self._committer.join()
 
     def _commit_submitted(self) -> None:
         while True:
-            with self._cond:
-                while self._leading or not self._queue:
-                    if self._closed and not self._leading and not self._queue:
-                        return
-                    self._cond.wait()
-                self._leading = True
-            self._lead()
+            self._committer_turn.wait()
+            self._committer_turn.clear()
+            with self._lock:
+                mine, self._committer_leads = self._committer_leads, False
+                stop = self._closed and not mine
+            if stop:
+                return
+            if mine:
+                self._lead()
 
     def _lead(self) -> None:
-        """Commit everything queued (this thread has just become the one that commits)."""
-        with self._cond:
+        """Commit everything queued, then hand the next commit on (this thread leads now)."""
+        with self._lock:
             batch, self._queue = self._queue, []
         try:
             self._commit(batch)
@@ -135,9 +153,19 @@ class GroupCommit:
             for job in batch:  # interrupted: nobody waits for ever
                 if not job.finished:
                     self._finish(job, RuntimeError("the commit was interrupted"))
-            with self._cond:
-                self._leading = False
-                self._cond.notify_all()
+            with self._lock:
+                following = next((job for job in self._queue if job.wake is not None), None)
+                to_committer = following is None and bool(self._queue)
+                if to_committer:
+                    self._committer_leads = True
+                elif following is None:
+                    self._leading = False
+                    self._idle.notify_all()
+            if following is not None:
+                assert following.wake is not None
+                following.wake.set()
+            elif to_committer:
+                self._committer_turn.set()
 
     def _commit(self, batch: list[_Job]) -> None:
         try:
@@ -162,5 +190,7 @@ class GroupCommit:
     def _finish(job: _Job, error: BaseException | None) -> None:
         job.error = error
         job.finished = True
-        if error is not None and job.failed is not None:
+        if job.wake is not None:
+            job.wake.set()
+        elif error is not None and job.failed is not None:
             job.failed(error)
