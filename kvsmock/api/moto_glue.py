@@ -88,6 +88,17 @@ kinesisvideo_backends: BackendDict = BackendDict(KinesisVideoBackend, "kinesisvi
 _region_lock = threading.Lock()
 
 
+def regions_of(backends: BackendDict, account_id: str) -> Any:
+    """``backends[account_id]`` (moto's backends of one account), without moto's global lock once it exists.
+
+    moto takes one process-wide lock on every account lookup; PutMedia asks
+    for the KMS backend at every fragment, and 300 cameras queued hundreds of
+    threads on that lock. A region lookup in an existing account takes no lock.
+    """
+    regions = dict.get(backends, account_id)
+    return regions if regions is not None else backends[account_id]
+
+
 def backend_for(account_id: str, region: str) -> KinesisVideoService:
     """The backend of one account and region (created on first use).
 
@@ -97,7 +108,7 @@ def backend_for(account_id: str, region: str) -> KinesisVideoService:
     for it.
     """
     check_region(region)
-    regions = kinesisvideo_backends[account_id]
+    regions = regions_of(kinesisvideo_backends, account_id)
     if region not in regions:
         with _region_lock:
             if region not in regions.regions:
@@ -271,7 +282,7 @@ class MotoKms:
             if key_account != account_id:
                 raise KmsKeyError(4500, f"Access to the KMS key {key_id} (account {key_account}) is denied.")
             region = key_region
-        backend = kms_backends[account_id][region]
+        backend = regions_of(kms_backends, account_id)[region]
         try:
             raw_id = backend.any_id_to_key_id(key_id)
             return backend, backend.keys[raw_id]

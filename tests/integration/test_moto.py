@@ -279,3 +279,27 @@ def test_streamed_bodies_in_process():
         url = s3.generate_presigned_url("put_object", Params={"Bucket": "kvsmock-bodies", "Key": "k"})
         assert requests.put(url, data=(part for part in [b"abc", b"def"])).status_code == 200
         assert s3.get_object(Bucket="kvsmock-bodies", Key="k")["Body"].read() == b"abcdef"
+
+
+def test_an_account_is_looked_up_without_moto_lock_once_it_exists(monkeypatch):
+    """The KMS and KVS backends PutMedia asks for at every fragment: the same ones moto holds, found without its lock."""
+    import moto.core.base_backend as base_backend
+    from moto.kms.models import kms_backends
+
+    from kvsmock.api.moto_glue import regions_of
+
+    with mock_kinesisvideo():
+        created = regions_of(kms_backends, "210987654321")  # a new account: made as moto makes it
+        assert created is kms_backends["210987654321"]
+        region = created["eu-west-1"]
+
+        class Refused:
+            def __enter__(self):
+                raise AssertionError("moto's backend lock was taken")
+
+            def __exit__(self, *exc):
+                return False
+
+        monkeypatch.setattr(base_backend, "backend_lock", Refused())
+        assert regions_of(kms_backends, "210987654321") is created
+        assert regions_of(kms_backends, "210987654321")["eu-west-1"] is region
