@@ -300,6 +300,7 @@ def test_an_account_is_looked_up_without_moto_lock_once_it_exists(monkeypatch):
             def __exit__(self, *exc):
                 return False
 
-        monkeypatch.setattr(base_backend, "backend_lock", Refused())
-        assert regions_of(kms_backends, "210987654321") is created
-        assert regions_of(kms_backends, "210987654321")["eu-west-1"] is region
+        with monkeypatch.context() as patch:  # moto's own reset, when the mock ends, takes the lock
+            patch.setattr(base_backend, "backend_lock", Refused())
+            assert regions_of(kms_backends, "210987654321") is created
+            assert regions_of(kms_backends, "210987654321")["eu-west-1"] is region
