@@ -4,7 +4,7 @@ Without ``--data-dir`` kvsmock keeps state in memory, and a camera streaming
 for an hour is gigabytes; a server that keeps it all in RAM ends up swapping
 the machine to death. :class:`SpillingMemory` keeps at most ``limit`` bytes
 of persisted fragments' media in memory; when a new fragment would go past
-it, the oldest ones are queued for a thread of their own (``kvsmock-spill``)
+it, the oldest ones are queued for threads of their own (``kvsmock-spill``)
 that writes them to files in a temporary directory (made on first need,
 removed at exit); they are read back from there when asked for. Storing a
 fragment only does bookkeeping: no file is written by the thread that
@@ -39,8 +39,10 @@ log = logging.getLogger("kvsmock")
 #: Media kept in memory before the oldest spills to temporary files (the server's default).
 DEFAULT_MEMORY_LIMIT = 1024**3
 
-#: Most bytes of media queued for the spill thread before a store waits for it (or the limit, if smaller).
+#: Most bytes of media queued for the spill threads before a store waits for them (or the limit, if smaller).
 SPILL_BACKLOG = 64 * 1024**2
+#: Threads writing spilled media: each write waits for the disk and, under load, for the GIL between its calls.
+SPILL_THREADS = 4
 
 _UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024, "M": 1024**2, "MB": 1024**2, "MIB": 1024**2,
           "G": 1024**3, "GB": 1024**3, "GIB": 1024**3, "T": 1024**4, "TB": 1024**4, "TIB": 1024**4}
@@ -69,16 +71,16 @@ class SpillingMemory(InMemory):
     """State in memory, with at most ``limit`` bytes of stored media in RAM (None: no limit).
 
     A fragment's media is in one of four places: held (in RAM, counted
-    against ``limit``), queued for the spill thread, in flight (being
+    against ``limit``), queued for the spill threads, in flight (being
     written), or spilled (its payload is a :class:`SealedFile`). All of
     it but the last counts in :attr:`held_bytes`. One lock guards the
-    bookkeeping; the spill thread writes with the lock released.
+    bookkeeping; the spill threads write with the lock released.
     """
 
     def __init__(self, limit: int | None = DEFAULT_MEMORY_LIMIT):
         self.limit = limit
         self._lock = threading.Lock()
-        #: Wakes the spill thread: something was queued.
+        #: Wakes a spill thread: something was queued.
         self._work = threading.Condition(self._lock)
         #: Wakes stores waiting for the backlog to shrink (one at a time: see :meth:`_pass_room_on`).
         self._room = threading.Condition(self._lock)
@@ -87,18 +89,19 @@ class SpillingMemory(InMemory):
         #: Fragments whose media is in RAM and not yet queued, oldest first (by identity).
         self._held: OrderedDict[int, _Entry] = OrderedDict()
         self._held_bytes = 0
-        #: Fragments waiting for the spill thread, oldest first (by identity).
+        #: Fragments waiting for the spill threads, oldest first (by identity).
         self._queue: OrderedDict[int, _Entry] = OrderedDict()
         #: Bytes queued or in flight: still in RAM, on their way out.
         self._backlog_bytes = 0
-        #: The fragment being written now, and whether its file is to go once written (removed or reset meanwhile).
-        self._in_flight: StoredFragment | None = None
-        self._in_flight_dropped = False
+        #: The fragments being written now (by identity): whether each file is to go once written
+        #: (the fragment was removed, or the budget reset, meanwhile).
+        self._in_flight: dict[int, bool] = {}
         self._closed = False  # at exit: nothing more spills
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self.spilled_fragments = 0  #: spills completed
         self._failure_logged = False
-        self._files: Any = None  # MediaFiles, made on first spill (by the spill thread)
+        self._files: Any = None  # MediaFiles, made on first spill (by a spill thread)
+        self._dir_lock = threading.Lock()
         self._dir: Path | None = None
 
     @property
@@ -112,13 +115,13 @@ class SpillingMemory(InMemory):
         return self._held_bytes + self._backlog_bytes
 
     def _backlog_bound(self) -> int:
-        """Bytes that may wait for the spill thread before a store waits too."""
+        """Bytes that may wait for the spill threads before a store waits too."""
         return min(SPILL_BACKLOG, self.limit or 0)
 
     def store_fragment(self, stream_arn: str, fragment: StoredFragment) -> Any:
         """Count a new fragment's media; queue the oldest for spilling past the limit (the newest never).
 
-        Waits, first, while the spill thread is more than the backlog bound
+        Waits, first, while the spill threads are more than the backlog bound
         behind. Writes nothing itself.
         """
         payload = fragment.payload
@@ -149,43 +152,44 @@ class SpillingMemory(InMemory):
             self._room.notify()
 
     def _start_locked(self) -> None:
-        """Start the spill thread if it is not running (the lock is held)."""
-        if self._thread is None:
+        """Start the spill threads if they are not running (the lock is held)."""
+        while len(self._threads) < SPILL_THREADS:
             thread = threading.Thread(target=self._run, name="kvsmock-spill", daemon=True)
             try:
                 thread.start()
             except RuntimeError:  # no thread to be had (the interpreter is exiting): the media stays in memory
-                self._drop_queue_locked()
+                if not self._threads:
+                    self._drop_queue_locked()
                 return
-            self._thread = thread
+            self._threads.append(thread)
 
     def settle(self, timeout: float | None = None) -> bool:
         """Wait until nothing is queued for spilling or being written; False if ``timeout`` seconds pass first."""
         with self._lock:
-            return self._idle.wait_for(lambda: not self._queue and self._in_flight is None, timeout)
+            return self._idle.wait_for(lambda: not self._queue and not self._in_flight, timeout)
 
-    # ----------------------------------------------------------- the spill thread
+    # ----------------------------------------------------------- the spill threads
     def _run(self) -> None:
-        """The spill thread: write the queued fragments, oldest first, one at a time, for ever."""
+        """A spill thread: write the queued fragments, oldest first, one at a time, for ever."""
         while True:
             with self._lock:
                 self._work.wait_for(lambda: bool(self._queue))
-                _, (stream_arn, fragment, size) = self._queue.popitem(last=False)
-                self._in_flight, self._in_flight_dropped = fragment, False
+                key, (stream_arn, fragment, size) = self._queue.popitem(last=False)
+                self._in_flight[key] = False
             try:
-                self._spill(stream_arn, fragment)
+                self._spill(key, stream_arn, fragment)
             except Exception:  # never let the thread die: stores would wait for it for ever
                 log.exception("kvsmock: could not spill fragment %s", fragment.number)
             finally:
                 with self._lock:
-                    self._in_flight = None
+                    del self._in_flight[key]
                     self._backlog_bytes -= size
                     self._pass_room_on()
-                    if not self._queue:
+                    if not self._queue and not self._in_flight:
                         self._idle.notify_all()
             del fragment  # its media must not stay alive here while the thread waits
 
-    def _spill(self, stream_arn: str, fragment: StoredFragment) -> None:
+    def _spill(self, key: int, stream_arn: str, fragment: StoredFragment) -> None:
         """Write one fragment's media to a file (the lock is not held), then swap its payload for the file.
 
         If it was removed (or the budget reset) while being written, its file
@@ -203,7 +207,7 @@ class SpillingMemory(InMemory):
             files.write(path, payload.ciphertext, durable=False)
         except (StorageError, OSError) as err:
             with self._lock:  # logged once; not at all if it was removed or reset meanwhile (reset empties the dir)
-                quiet = self._failure_logged or self._in_flight_dropped
+                quiet = self._failure_logged or self._in_flight[key]
                 self._failure_logged = self._failure_logged or not quiet
             if not quiet:
                 log.warning("kvsmock: cannot spill media to disk (%s); it stays in memory", err)
@@ -212,21 +216,24 @@ class SpillingMemory(InMemory):
             payload.keys, payload.data_key, payload.nonce, files, str(path), payload.stored_size, payload.size
         )
         with self._lock:
-            if not self._in_flight_dropped:
+            if not self._in_flight[key]:
                 fragment.payload = spilled
                 self.spilled_fragments += 1
                 return
         files.remove([path])  # removed or reset while it was written
 
     def _make_dir(self) -> Any:
-        """Make the spill directory (on the spill thread, on first need) and say where it is."""
+        """Make the spill directory (on a spill thread, on first need) and say where it is."""
         from .disk.media_files import MediaFiles
 
-        path = Path(tempfile.mkdtemp(prefix="kvsmock-spill-"))
-        files = MediaFiles(path)
-        atexit.register(self._close, path)
-        with self._lock:
-            self._dir, self._files = path, files
+        with self._dir_lock:  # the spill threads start together
+            if self._files is not None:
+                return self._files
+            path = Path(tempfile.mkdtemp(prefix="kvsmock-spill-"))
+            files = MediaFiles(path)
+            atexit.register(self._close, path)
+            with self._lock:
+                self._dir, self._files = path, files
         log.warning("kvsmock: stored media passed the memory limit of %d bytes; the oldest now "
                     "spills to %s", self.limit, path)
         return files
@@ -236,7 +243,7 @@ class SpillingMemory(InMemory):
         with self._lock:
             self._closed = True
             self._drop_queue_locked()
-            self._in_flight_dropped = True
+            self._in_flight = dict.fromkeys(self._in_flight, True)
             self._room.notify_all()
         self.settle(timeout=5)
         shutil.rmtree(path, ignore_errors=True)
@@ -264,13 +271,13 @@ class SpillingMemory(InMemory):
                 if queued is not None:
                     self._backlog_bytes -= queued[2]
                     queue_shrank = True
-                elif fragment is self._in_flight:
-                    self._in_flight_dropped = True
+                elif key in self._in_flight:
+                    self._in_flight[key] = True
                 elif self._files is not None:
                     paths.append(self._files.path(stream_arn, fragment.number))
             if queue_shrank:
                 self._room.notify_all()
-                if not self._queue and self._in_flight is None:
+                if not self._queue and not self._in_flight:
                     self._idle.notify_all()
             files = self._files
         if paths:
@@ -282,9 +289,9 @@ class SpillingMemory(InMemory):
             self._held.clear()
             self._held_bytes = 0
             self._drop_queue_locked()
-            self._in_flight_dropped = True
+            self._in_flight = dict.fromkeys(self._in_flight, True)
             self._room.notify_all()
-            if self._in_flight is None:
+            if not self._in_flight:
                 self._idle.notify_all()
             if self._files is not None:
                 self._files.clear()

@@ -66,6 +66,7 @@ class BlockedWrites:
 
 @pytest.fixture
 def blocked(monkeypatch):
+    monkeypatch.setattr(spill, "SPILL_THREADS", 1)  # one writer: what is queued stays queued while it is held
     writes = BlockedWrites(monkeypatch)
     yield writes
     writes.release()  # even if the test failed: the spill thread must not stay stuck
@@ -113,7 +114,7 @@ def test_below_the_limit_nothing_spills_and_no_thread_starts(memory):
     stream = new_stream()
     fragments = [add(stream, os.urandom(1000)) for _ in range(2)]
     assert memory.settle(0)  # nothing queued: settled at once
-    assert memory._thread is None and memory.spill_dir is None and memory.spilled_fragments == 0
+    assert not memory._threads and memory.spill_dir is None and memory.spilled_fragments == 0
     assert memory.held_bytes == 2 * 1016 and all(isinstance(f.payload, Sealed) for f in fragments)
 
 
@@ -259,3 +260,19 @@ def test_the_server_spills_past_its_memory_limit_and_serves_everything():
         assert [fr.data for f in read_fragments(body) for fr in f.frames] == [p.data for p in packets]
     finally:
         server.stop()
+
+
+def test_several_fragments_are_written_at_once(memory, monkeypatch):
+    """The spill threads write in parallel: a slow disk (or a busy GIL) does not hold every spill behind one write."""
+    both = threading.Barrier(2)
+    write = MediaFiles.write
+
+    def meet_then_write(files, path, data, durable=True):
+        both.wait(10)  # breaks (and the test fails) unless a second write is under way at the same time
+        write(files, path, data, durable)
+
+    monkeypatch.setattr(MediaFiles, "write", meet_then_write)
+    stream = new_stream()
+    fragments = [add(stream, os.urandom(1000)) for _ in range(4)]
+    assert memory.settle(10)
+    assert [type(f.payload) for f in fragments] == [SealedFile, SealedFile, Sealed, Sealed]
