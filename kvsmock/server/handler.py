@@ -77,6 +77,9 @@ class CoalescingWriter:
             self._raw.close()
 
 
+#: Bytes a connection's reads are buffered in (the standard library's default is 8 KiB).
+READ_BUFFER = 64 * 1024
+
 #: The most buffers one ``sendmsg`` takes (POSIX IOV_MAX is at least 16; Linux takes 1024).
 _IOV_MAX = min(os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 16, 1024)
 
@@ -105,10 +108,15 @@ def request_handler(base: type) -> type:
       SDK's PutMedia asks for it): werkzeug sends it when it builds the
       request's environ, so the answer that ``http.server`` would also send
       while parsing the headers is left out;
-    * send each piece of a response in one write (:class:`CoalescingWriter`).
+    * send each piece of a response in one write (:class:`CoalescingWriter`);
+    * read the connection through a 64 KiB buffer, so a PutMedia chunk (its
+      size line, data and CRLF) usually comes in one ``recv`` rather than
+      four: each ``recv`` gives up the GIL and waits to take it back.
     """
 
     class KvsRequestHandler(base):
+        rbufsize = READ_BUFFER
+
         def setup(self) -> None:
             super().setup()
             self.wfile = CoalescingWriter(self.wfile, self.connection)  # type: ignore[has-type]
