@@ -180,8 +180,10 @@ def _install(entry: dict[str, Any], key: Any) -> None:
     """Put the key, its aliases and its tags into its account's and region's backend."""
     from moto.kms.models import Alias, kms_backends
 
+    from .moto_glue import regions_of
+
     account_id, region = entry["account"], entry["region"]
-    backend = kms_backends[account_id][region]
+    backend = regions_of(kms_backends, account_id)[region]
     tags = [{"TagKey": k, "TagValue": v} for k, v in (entry.get("tags") or {}).items()]
     for name in entry.get("aliases") or []:
         key.aliases[name] = Alias(account_id=account_id, region=region, name=name, key=key)  # type: ignore[abstract]

@@ -325,7 +325,7 @@ class MotoDeliveries:
         parts = topic_arn.split(":")
         if len(parts) < 6 or parts[4] != account_id:
             raise deliveries.DeliveryFailed(f"topic {topic_arn} is not in account {account_id}")
-        backend = sns_backends[account_id][parts[3]]
+        backend = regions_of(sns_backends, account_id)[parts[3]]
         backend.get_topic(topic_arn)  # raises when the topic does not exist
         backend.publish(message, arn=topic_arn, subject=subject)
 
@@ -335,7 +335,7 @@ class MotoDeliveries:
         from moto.s3.models import s3_backends
         from moto.utilities.utils import get_partition
 
-        backend = s3_backends[account_id][get_partition(region)]
+        backend = regions_of(s3_backends, account_id)[get_partition(region)]
         found = backend.get_bucket(bucket)  # raises MissingBucket
         if found.region_name != region:
             raise deliveries.DeliveryFailed(f"bucket {bucket} is in {found.region_name}, not {region}")

@@ -42,7 +42,7 @@ DEFAULT_MEMORY_LIMIT = 1024**3
 #: Most bytes of media queued for the spill threads before a store waits for them (or the limit, if smaller).
 SPILL_BACKLOG = 64 * 1024**2
 #: Threads writing spilled media: each write waits for the disk and, under load, for the GIL between its calls.
-SPILL_THREADS = 4
+SPILL_THREADS = 8
 
 _UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024, "M": 1024**2, "MB": 1024**2, "MIB": 1024**2,
           "G": 1024**3, "GB": 1024**3, "GIB": 1024**3, "T": 1024**4, "TB": 1024**4, "TIB": 1024**4}
