@@ -8,7 +8,8 @@ statements. :class:`GroupCommit` lets the first thread that finds no commit
 running take every step queued so far and run them in one transaction; the
 others wait for its outcome, so one fsync serves them all and the batch
 grows with the load. Steps nobody waits for (usage records) are submitted:
-they ride on the next commit, or a thread of their own commits them.
+they ride on the next commit, or a thread of their own commits them
+(without an fsync, when no step in its batch needs one).
 
 A batch that fails is rolled back (every step's ``undo`` runs) and each of
 its steps is retried in a transaction of its own, so a step that cannot be
@@ -168,8 +169,11 @@ class GroupCommit:
                 self._committer_turn.set()
 
     def _commit(self, batch: list[_Job]) -> None:
+        # Only a step someone waits for needs the fsync; submitted ones alone are committed as
+        # the index's other writes are (they survive the process, not a power cut).
+        durable = any(job.wake is not None for job in batch)
         try:
-            with self._db.transaction(durable=True) as conn:
+            with self._db.transaction(durable=durable) as conn:
                 for job in batch:
                     job.step(conn)
         except Exception as exc:

@@ -101,17 +101,7 @@ class DiskStore:
             )
 
         key = "usage " + arn
-        taken: dict[str, Callable[[sqlite3.Connection], None]] = {}
-
-        def step(conn: sqlite3.Connection) -> None:  # what is pending, then the usage
-            taken.update(self._take_pending())
-            for pending in taken.values():
-                pending(conn)
-            write(conn)
-
-        def undo() -> None:
-            self._put_back(taken)
-            taken.clear()
+        step, undo = self._after_pending(write)
 
         def failed(exc: BaseException) -> None:
             if not isinstance(exc, sqlite3.Error):
@@ -133,12 +123,9 @@ class DiskStore:
         self.files.write(path, payload.ciphertext)
         header_key = (fragment.header.ebml_header, fragment.header.segment_header)
         data_key = payload.data_key
-        pending = self._take_pending()
         made: dict[str, Any] = {}  # the header and data-key rows this step inserted (undone on rollback)
 
         def index(conn: sqlite3.Connection) -> None:
-            for step in pending.values():
-                step(conn)
             header_id = self._headers.get(header_key)
             if header_id is None:
                 header_id = self._headers[header_key] = made["header"] = _insert_header(conn, fragment.header)
@@ -165,16 +152,18 @@ class DiskStore:
                 (stream_arn, fragment.seq + 1),
             )
 
+        step, undo_pending = self._after_pending(index)
+
         def undo() -> None:
+            undo_pending()
             if made.pop("header", None) is not None:
                 self._headers.pop(header_key, None)
             if made.pop("key", None):
                 data_key.row_id = None
 
         try:
-            self._commits.run(index, undo)
+            self._commits.run(step, undo)
         except sqlite3.Error as exc:
-            self._put_back(pending)
             self.files.remove([path])
             raise StorageError(f"cannot index fragment {fragment.number}: {exc}") from exc
         return SealedFile(
@@ -252,6 +241,25 @@ class DiskStore:
         except sqlite3.Error as exc:
             log.error("kvsmock could not write to %s (%s); will retry with the next write", self.directory, exc)
             self._put_back(batch)
+
+    def _after_pending(self, write: Callable[[sqlite3.Connection], None]) -> tuple[
+        Callable[[sqlite3.Connection], None], Callable[[], None]
+    ]:
+        """``write`` as a group-commit step that first writes what is pending, and the undo that puts
+        that back pending if the step's transaction is rolled back."""
+        taken: dict[str, Callable[[sqlite3.Connection], None]] = {}
+
+        def step(conn: sqlite3.Connection) -> None:
+            taken.update(self._take_pending())
+            for pending in taken.values():
+                pending(conn)
+            write(conn)
+
+        def undo() -> None:
+            self._put_back(taken)
+            taken.clear()
+
+        return step, undo
 
     def _take_pending(self) -> dict[str, Callable[[sqlite3.Connection], None]]:
         with self._pending_lock:
