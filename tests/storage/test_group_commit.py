@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 
 import pytest
 
@@ -30,11 +29,27 @@ def insert(k: int):
     return lambda conn: conn.execute("INSERT INTO t VALUES (?)", (k,))
 
 
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
+class Queued(list):
+    """A commit queue that says when ``count`` steps have joined it (put in while a commit is held)."""
+
+    def __init__(self, count: int):
+        super().__init__()
+        self.count = count
+        self.full = threading.Event()
+
+    def append(self, job) -> None:
+        super().append(job)
+        if len(self) >= self.count:
+            self.full.set()
+
+
+def queue_of(commits: GroupCommit, count: int) -> Queued:
+    """Watch the steps queued behind the commit running now (the lock keeps the swap safe)."""
+    queued = Queued(count)
+    with commits._lock:
+        assert not commits._queue
+        commits._queue = queued
+    return queued
 
 
 def test_steps_queued_during_a_commit_share_the_next_one(db):
@@ -49,10 +64,11 @@ def test_steps_queued_during_a_commit_share_the_next_one(db):
     threads = [threading.Thread(target=commits.run, args=(held,))]
     threads[0].start()
     assert entered.wait(10)
+    queued = queue_of(commits, 5)
     threads += [threading.Thread(target=commits.run, args=(insert(k),)) for k in range(1, 6)]
     for thread in threads[1:]:
         thread.start()
-    wait_until(lambda: commits.waiting == 5)
+    assert queued.full.wait(10)
     release.set()
     for thread in threads:
         thread.join(10)
@@ -80,10 +96,11 @@ def test_a_step_that_cannot_be_written_fails_alone(db):
     first = threading.Thread(target=commits.run, args=(held,))
     first.start()
     assert entered.wait(10)
+    queued = queue_of(commits, 3)
     others = [threading.Thread(target=run, args=(k,)) for k in (1, 7, 2)]  # 7 is already there
     for thread in others:
         thread.start()
-    wait_until(lambda: commits.waiting == 3)
+    assert queued.full.wait(10)
     release.set()
     for thread in [first, *others]:
         thread.join(10)

@@ -38,6 +38,8 @@ class _Job:
     failed: Optional[Callable[[BaseException], None]]
     #: For a step its thread waits for: set when it is committed, or when that thread is to commit next.
     wake: Optional[threading.Event]
+    #: Whether its transaction must reach the disk (an fsync) before it counts as committed (a submitted one's need not).
+    durable: bool
     finished: bool = False
     error: Optional[BaseException] = None
 
@@ -78,7 +80,7 @@ class GroupCommit:
         disk refuses); ``undo`` runs first if the transaction that ran
         ``step`` was rolled back.
         """
-        job = _Job(step, undo, None, threading.Event())
+        job = _Job(step, undo, None, threading.Event(), durable=True)
         with self._lock:
             self._queue.append(job)
             lead = not self._leading
@@ -101,7 +103,7 @@ class GroupCommit:
         with self._lock:
             closing = self._closed
             if not closing:
-                self._queue.append(_Job(step, undo, failed, None))
+                self._queue.append(_Job(step, undo, failed, None, durable=False))
                 if self._committer is None:
                     self._committer = threading.Thread(target=self._commit_submitted, name="kvsmock-commit",
                                                        daemon=True)
@@ -169,11 +171,8 @@ class GroupCommit:
                 self._committer_turn.set()
 
     def _commit(self, batch: list[_Job]) -> None:
-        # Only a step someone waits for needs the fsync; submitted ones alone are committed as
-        # the index's other writes are (they survive the process, not a power cut).
-        durable = any(job.wake is not None for job in batch)
         try:
-            with self._db.transaction(durable=durable) as conn:
+            with self._db.transaction(durable=any(job.durable for job in batch)) as conn:
                 for job in batch:
                     job.step(conn)
         except Exception as exc:

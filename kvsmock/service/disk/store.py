@@ -104,11 +104,10 @@ class DiskStore:
         step, undo = self._after_pending(write)
 
         def failed(exc: BaseException) -> None:
-            if not isinstance(exc, sqlite3.Error):
+            if isinstance(exc, sqlite3.Error):
+                self._retry_later({key: write}, exc)
+            else:
                 log.error("kvsmock failed to write the usage of %s", arn, exc_info=exc)
-                return
-            log.error("kvsmock could not write to %s (%s); will retry with the next write", self.directory, exc)
-            self._put_back({key: write})
 
         # Usage changes with every fragment and every read: it rides on the next commit (a
         # fragment's, or one of the committer's own) and never makes its caller wait for one.
@@ -239,8 +238,12 @@ class DiskStore:
                 for step in batch.values():
                     step(conn)
         except sqlite3.Error as exc:
-            log.error("kvsmock could not write to %s (%s); will retry with the next write", self.directory, exc)
-            self._put_back(batch)
+            self._retry_later(batch, exc)
+
+    def _retry_later(self, batch: dict[str, Callable[[sqlite3.Connection], None]], error: sqlite3.Error) -> None:
+        """``batch`` could not be written: say so, and keep it pending for the next write."""
+        log.error("kvsmock could not write to %s (%s); will retry with the next write", self.directory, error)
+        self._put_back(batch)
 
     def _after_pending(self, write: Callable[[sqlite3.Connection], None]) -> tuple[
         Callable[[sqlite3.Connection], None], Callable[[], None]
