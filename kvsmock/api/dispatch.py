@@ -232,7 +232,11 @@ def _count_received(req: ApiRequest) -> _Received:
 
 
 def _logged(response: ApiResponse, call: Call, received: _Received) -> ApiResponse:
-    """``response``, logged in the request log once it has been sent (or abandoned)."""
+    """``response``, logged in the request log when its sender closes it (or abandons it).
+
+    The server closes a response before the client can have all of it (:class:`kvsmock.server.app._Body`),
+    so a client that has its answer finds it in the log.
+    """
     sent = [0]
     if isinstance(response.body, (bytes, bytearray)):
         sent[0] = len(response.body)

@@ -75,6 +75,9 @@ class _Body:
                 except OSError:
                     pass
             raise ConnectionAbortedError(str(drop)) from None
+        # Done before werkzeug writes the last chunk: a client that has read the end may at once
+        # read the request log or open the next GetMedia, and must find this response counted.
+        self.close()
 
     def _group(self, group: ChunkGroup) -> Iterator[bytes]:
         """Each piece as a chunk of its own, sent in one write (the writer holds its flushes until the last)."""
@@ -171,7 +174,9 @@ class KvsServerApp:
         if isinstance(response.body, (bytes, bytearray)):
             headers.append(("Content-Length", str(len(response.body))))
             start_response(_status_line(response.status), headers)
-            body = _Body([bytes(response.body)], response.on_close)
+            if response.on_close:  # before the client can have the answer (see _Body.__iter__)
+                response.on_close()
+            body = _Body([bytes(response.body)], None)
         else:
             start_response(_status_line(response.status), headers)
             body = _Body(response.body, response.on_close, environ)

@@ -233,7 +233,7 @@ def test_on_demand_playlist_shape(kv):
 def test_discontinuity_modes(kvs, selector_type, mode, expected):
     _put(kvs)
     _put(kvs, start=START + 100, create=False)  # a second session after a 94-s gap
-    now = clock.now()
+    now = clock.advance(1)  # EndTimestamp goes out in whole ms: the last fragment arrived well within the range
     ts_range = RANGE | {"EndTimestamp": START + 200} if selector_type == "PRODUCER_TIMESTAMP" else {"StartTimestamp": now - 60, "EndTimestamp": now}
     params = {"PlaybackMode": "ON_DEMAND", "HLSFragmentSelector": {"FragmentSelectorType": selector_type, "TimestampRange": ts_range}}
     if mode:
@@ -252,7 +252,7 @@ def test_discontinuity_modes(kvs, selector_type, mode, expected):
 
 def test_server_timestamp_program_date_time_is_the_server_time(kvs):
     acks = _put(kvs)
-    now = clock.now()
+    now = clock.advance(1)  # EndTimestamp goes out in whole ms: the last fragment arrived well within the range
     url = _session(
         kvs,
         PlaybackMode="ON_DEMAND",

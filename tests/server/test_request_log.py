@@ -55,3 +55,32 @@ def test_faults_endpoint_refuses_bad_rules_and_unknown_ids(kvs_server):
     kvs_server.reset()
     assert requests.get(url, timeout=10).json()["faults"] == []
     assert added
+
+
+def test_an_answer_is_logged_before_the_client_can_read_it():
+    """A client that has its answer may read the log at once: the entry is in before the body goes out."""
+    from werkzeug.test import EnvironBuilder
+
+    from kvsmock.server.app import KvsServerApp
+    from kvsmock.service.request_log import request_log
+
+    app = KvsServerApp(sweep=False)
+    environ = EnvironBuilder(path="/describeStream", method="POST", json={"StreamName": "never-made"}).get_environ()
+    statuses = []
+    body = app(environ, lambda status, headers: statuses.append(status))
+    newest = request_log.recent(1)[0]  # nothing of the body iterated yet
+    assert (newest["operation"], newest["resource"], newest["status"]) == ("DescribeStream", "never-made", 404)
+    assert statuses == ["404 Not Found"] and b"not found" in b"".join(body)
+
+
+def test_a_streamed_answer_is_closed_before_its_last_chunk():
+    """werkzeug writes a chunked body's last chunk after the iterator ends: the callback runs first."""
+    from kvsmock.server.app import _Body
+
+    closed = []
+    body = _Body(iter([b"one", b"two"]), lambda: closed.append(True))
+    parts = iter(body)
+    assert next(parts) == b"one" and next(parts) == b"two" and closed == []
+    assert next(parts, None) is None and closed == [True]
+    body.close()  # werkzeug closes it again after the last chunk: once is all the callback runs
+    assert closed == [True]
