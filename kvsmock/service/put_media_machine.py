@@ -42,6 +42,13 @@ class PutMediaMachine:
             return self._fail(ErrorId.MAX_CONNECTION_DURATION_REACHED, None)
         return self._translate(self.fragmenter.feed(data))
 
+    def open_cluster_bytes(self, start: int) -> list[bytes | memoryview]:
+        """The bytes of the fragment being received known to be its own, from its byte ``start`` on
+        (:meth:`~kvsmock.media.put_media.fragmenter.Fragmenter.open_cluster_bytes`)."""
+        if self.failed:
+            return []
+        return self.fragmenter.open_cluster_bytes(start)
+
     def close(self) -> list[Event]:
         """The body has ended: the events of what that completes."""
         if self.failed:

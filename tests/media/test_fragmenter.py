@@ -199,6 +199,40 @@ def test_any_split_gives_identical_events_known_size(video_body, cuts):
     assert run(video_body, split(video_body, cuts)) == run(video_body)
 
 
+def open_bytes_then_rest(data: bytes, pieces: list[bytes]) -> list[tuple[bytes, bytes]]:
+    """For each fragment: what ``open_cluster_bytes`` gave while it arrived, and its whole Cluster."""
+    fragmenter = Fragmenter()
+    taken, out = b"", []
+    for piece in [*pieces, None]:
+        for event in fragmenter.feed(piece) if piece is not None else fragmenter.close():
+            if isinstance(event, FragmentComplete):
+                out.append((taken, event.fragment.cluster_bytes))
+                taken = b""
+        taken += b"".join(bytes(p) for p in fragmenter.open_cluster_bytes(len(taken)))
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cuts=SPLIT)
+def test_open_cluster_bytes_are_only_ever_the_clusters_own(av_media, cuts):
+    """Taken as the body arrives, split anywhere, they are a prefix of the Cluster: never the next one's head."""
+    data = sdk_body(av_media)
+    got = open_bytes_then_rest(data, split(data, cuts))
+    assert len(got) == len(fragments(run(data)))
+    for taken, cluster in got:
+        assert cluster.startswith(taken)
+
+
+@pytest.mark.parametrize("layout", ["known-size", "sdk"])
+def test_open_cluster_bytes_follow_the_frames_in(av_media, layout):
+    data = body(clusters=[(t, frames(t, 5, size=3000)) for t in (0, 400)]) if layout == "known-size" else sdk_body(av_media)
+    got = open_bytes_then_rest(data, [data[i : i + 1000] for i in range(0, len(data), 1000)])
+    assert len(got) == len(fragments(run(data)))
+    for taken, cluster in got:  # all but the last 1000-byte piece and the frame it was in was taken early
+        assert cluster.startswith(taken) and len(cluster) - len(taken) < 1000 + max(3000, len(cluster) // 2)
+        assert len(taken) > len(cluster) // 3
+
+
 def test_byte_at_a_time_equals_all_at_once():
     data = body(
         tracks=[VIDEO, AUDIO],

@@ -80,7 +80,7 @@ class ByteQueue:
         if off + (end - start) <= len(chunk):
             if off == 0 and end - start == len(chunk):
                 return [chunk]
-            return [chunk[off : off + end - start]]
+            return [memoryview(chunk)[off : off + end - start]]
         parts: list[bytes | memoryview] = [memoryview(chunk)[off:] if off else chunk]
         pos = starts[i] + len(chunk)
         i += 1

@@ -143,6 +143,22 @@ class Fragmenter:
     def bytes_received(self) -> int:
         return self._walker.received
 
+    def open_cluster_bytes(self, start: int) -> list[bytes | memoryview]:
+        """The bytes of the Cluster being received that are surely its own, from its byte ``start`` on.
+
+        They are the bytes before the next element header still to be read: a
+        consumer can seal a Cluster as it arrives and, when its fragment
+        completes, take from ``Fragment.cluster_pieces`` only what is left.
+        Empty when no Cluster is open (between Clusters, or ended and waiting
+        for its Tags).
+        """
+        cluster = self._cluster
+        if cluster is None or self._state is not _State.CLUSTERS:
+            return []
+        walker = self._walker
+        begin, end = cluster.offset + start, min(walker.position, walker.received)
+        return walker.pieces_between(begin, end) if end > begin else []
+
     def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Parse more of the body; returns the events it completes."""
         if self._state is _State.FAILED or not data:
