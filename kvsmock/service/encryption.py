@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .. import clock
 from ..errors import KmsKeyError
-from .media_memory import media_buffer
+from .media_memory import MediaBuffer
 
 __all__ = [
     "DATA_KEY_LIFETIME_SECONDS",
@@ -41,6 +41,7 @@ __all__ = [
     "KeyProvider",
     "LocalKeys",
     "Sealed",
+    "Sealing",
     "StreamKeys",
     "key_provider",
     "set_key_provider",
@@ -138,7 +139,7 @@ class Sealed:
     keys: StreamKeys
     data_key: DataKey
     nonce: bytes
-    ciphertext: Buffer  #: bytes, or the buffer :func:`~kvsmock.service.media_memory.media_buffer` gave
+    ciphertext: Buffer  #: bytes, or what a :class:`~kvsmock.service.media_memory.MediaBuffer` holds
     size: int  #: plaintext length
 
     def open(self) -> bytes:
@@ -186,25 +187,61 @@ class StreamKeys:
                 self.data_keys_made += 1
             return key
 
-    def seal(self, pieces: Sequence[Buffer]) -> Sealed:
-        """Encrypt the bytes of ``pieces``, in order, under the current data key; raises KmsKeyError if the key is unusable.
+    def begin(self, expected_size: int) -> Sealing:
+        """Start sealing a fragment of about ``expected_size`` bytes under the current data key
+        (raises KmsKeyError if the key is unusable)."""
+        return Sealing(self, self.current(), expected_size)
 
-        The pieces (a Cluster as it arrived) are encrypted one after another
-        straight into the buffer that keeps them (AES-GCM as a stream cipher,
-        the tag after the ciphertext, as :class:`AESGCM` lays it out), never
-        joined first.
-        """
-        key = self.current()
-        nonce = os.urandom(12)
-        size = sum(len(piece) for piece in pieces)
-        out = media_buffer(size + _TAG_SIZE)
-        encryptor = Cipher(algorithms.AES(key.plaintext_for(self)), modes.GCM(nonce)).encryptor()
-        written = 0
-        for piece in pieces:  # update_into needs room for a block beyond the piece: the tag's place gives it
-            written += encryptor.update_into(piece, out[written:])
-        encryptor.finalize()
-        out[written:] = encryptor.tag
-        return Sealed(self, key, nonce, out, size)
+    def seal(self, pieces: Sequence[Buffer]) -> Sealed:
+        """The bytes of ``pieces``, in order, sealed under the current data key (raises KmsKeyError)."""
+        return self.begin(sum(len(piece) for piece in pieces)).finish(pieces)
+
+
+class Sealing:
+    """One fragment being sealed as its bytes arrive.
+
+    AES-GCM as a stream cipher: each piece (a Cluster as it arrived) is
+    encrypted straight into the buffer that will keep it, never joined
+    first, and the tag goes after the ciphertext as :class:`AESGCM` lays it
+    out. A fragment sealed while it arrives leaves only its last bytes and
+    the tag to the moment it is complete.
+    """
+
+    __slots__ = ("keys", "data_key", "nonce", "size", "_encryptor", "_out")
+
+    def __init__(self, keys: StreamKeys, data_key: DataKey, expected_size: int):
+        self.keys = keys
+        self.data_key = data_key
+        self.nonce = os.urandom(12)
+        #: Plaintext bytes sealed so far.
+        self.size = 0
+        self._encryptor = Cipher(algorithms.AES(data_key.plaintext_for(keys)), modes.GCM(self.nonce)).encryptor()
+        self._out = MediaBuffer(expected_size + _TAG_SIZE)
+
+    def add(self, pieces: Sequence[Buffer]) -> None:
+        """Seal the next bytes of the fragment."""
+        out, encryptor = self._out, self._encryptor
+        for piece in pieces:
+            size = len(piece)
+            # update_into wants room for a block beyond the piece; for GCM it writes the piece's length.
+            out.wrote(encryptor.update_into(piece, out.room(size + _TAG_SIZE - 1)))
+            self.size += size
+
+    def finish(self, pieces: Sequence[Buffer]) -> Sealed:
+        """The sealed fragment, given all of its bytes (``pieces``): those not yet added are sealed first."""
+        skip = self.size
+        rest: list[Buffer] = []
+        for piece in pieces:
+            if skip >= len(piece):
+                skip -= len(piece)
+                continue
+            rest.append(memoryview(piece)[skip:] if skip else piece)
+            skip = 0
+        self.add(rest)
+        self._encryptor.finalize()
+        self._out.room(_TAG_SIZE)[:] = self._encryptor.tag
+        self._out.wrote(_TAG_SIZE)
+        return Sealed(self.keys, self.data_key, self.nonce, self._out.done(), self.size)
 
 
 __all__ += ["KmsKeyError"]

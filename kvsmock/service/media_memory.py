@@ -9,6 +9,12 @@ pages in one system call, without the GIL, about twice as fast here
 (``benchmarks/media.py``), and goes back to the system the moment the
 fragment's last reference is dropped.
 
+A :class:`MediaBuffer` is made when a fragment begins, as large as the
+fragment is expected to be, and written as the fragment's bytes arrive. A
+mapping that turns out too small is moved to a larger place by the kernel
+(``mremap``: nothing is copied, the new pages are taken as they are
+written); when the fragment is complete it is cut to what was written.
+
 Small fragments, and any fragment once :data:`MAX_MAPPINGS` are live (the
 kernel allows a process about 65,000 mappings), take ordinary memory.
 """
@@ -18,7 +24,7 @@ from __future__ import annotations
 import mmap
 import threading
 
-__all__ = ["MAX_MAPPINGS", "MIN_MAPPED_SIZE", "media_buffer", "mapped_count"]
+__all__ = ["MAX_MAPPINGS", "MIN_MAPPED_SIZE", "MediaBuffer", "mapped_count"]
 
 #: Buffers smaller than this come from the Python heap (glibc's own default mmap threshold).
 MIN_MAPPED_SIZE = 128 * 1024
@@ -39,8 +45,8 @@ class _Mapping(mmap.mmap):
             _live -= 1
 
 
-def media_buffer(size: int) -> memoryview:
-    """A writable buffer of ``size`` bytes for a fragment's stored bytes (contents undefined until written)."""
+def _allocate(size: int) -> _Mapping | bytearray:
+    """``size`` bytes: a populated mapping when large enough and one may be made, else heap memory."""
     global _live
     if size >= MIN_MAPPED_SIZE:
         with _lock:
@@ -49,13 +55,61 @@ def media_buffer(size: int) -> memoryview:
                 _live += 1
         if admitted:
             try:
-                return memoryview(_Mapping(-1, size, flags=_FLAGS))
+                return _Mapping(-1, size, flags=_FLAGS)
             except OSError:  # out of mappings or address space: the heap may still serve
                 with _lock:
                     _live -= 1
-    return memoryview(bytearray(size))
+    return bytearray(size)
+
+
+class MediaBuffer:
+    """A fragment's stored bytes, written at the end as they come (see the module docstring).
+
+    ``capacity``: the bytes the fragment is expected to take. Views that
+    :meth:`room` hands out must be dropped before the next call.
+    """
+
+    __slots__ = ("_memory", "written")
+
+    def __init__(self, capacity: int) -> None:
+        self._memory = _allocate(max(capacity, 1))
+        #: Bytes written so far.
+        self.written = 0
+
+    def room(self, size: int) -> memoryview:
+        """A writable view of ``size`` bytes after what is written (growing the buffer if it must)."""
+        end = self.written + size
+        if end > len(self._memory):
+            self._grow(max(end, 2 * len(self._memory)))
+        return memoryview(self._memory)[self.written : end]
+
+    def wrote(self, count: int) -> None:
+        """``count`` more bytes were written into the last :meth:`room`."""
+        self.written += count
+
+    def done(self) -> memoryview:
+        """What was written, the rest given back; nothing more is written after this."""
+        memory, written = self._memory, max(self.written, 1)
+        if len(memory) > written:
+            if isinstance(memory, bytearray):
+                del memory[written:]
+            else:
+                memory.resize(written)
+        return memoryview(memory)[: self.written]
+
+    def _grow(self, capacity: int) -> None:
+        memory = self._memory
+        if isinstance(memory, _Mapping):
+            try:
+                memory.resize(capacity)
+                return
+            except OSError:  # no room to move it: copy into whatever memory can be had
+                pass
+        larger = _allocate(capacity)
+        larger[: self.written] = memory[: self.written]
+        self._memory = larger
 
 
 def mapped_count() -> int:
-    """Live mappings made by :func:`media_buffer`."""
+    """Live mappings made for media buffers."""
     return _live

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .. import clock
 from ..errors import KmsKeyError
@@ -31,9 +31,13 @@ from .fragments import MediaHeader, StoredFragment
 from .persistence import StorageError
 from .put_media_events import Event, FragmentBegins, FragmentEnds, HeaderReady, TagsFollow, UploadFails
 from .put_media_machine import PutMediaMachine
+from .encryption import Sealing
 from .streams import Stream
 
 log = logging.getLogger("kvsmock")
+
+#: Bytes a buffer starts with for an upload's first fragment (later ones start at the size of the one before).
+FIRST_FRAGMENT_GUESS = 64 * 1024
 
 
 def ack(event_type: str, timecode: int | None = None, number: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -73,6 +77,10 @@ class PutMediaSession:
         self.header: MediaHeader | None = None
         #: The fragment being received: (number, timecode, server timestamp).
         self.current: tuple[str, int, float] | None = None
+        #: Its bytes sealed as they arrive (None when its key could not be had yet: it is sealed whole when stored).
+        self.sealing: Sealing | None = None
+        #: The size of the last fragment stored: the next is expected to be about as large.
+        self.last_size = 0
         self.last_timecode: int | None = None
         self.last_number: str | None = None
         self.last_stored: StoredFragment | None = None
@@ -82,17 +90,18 @@ class PutMediaSession:
         self.ended = False
 
     # ---------------------------------------------------------------- API
-    def feed(self, data: bytes) -> list[dict[str, Any]]:
-        """The ACKs that ``data`` (the next bytes of the body) completes."""
+    def feed(self, data: bytes) -> Iterator[dict[str, Any]]:
+        """The ACKs that ``data`` (the next bytes of the body) completes, each as soon as it is made:
+        a fragment's RECEIVED and PERSISTED can go out while the next fragment is being begun."""
         if self.ended or not data:
-            return []
+            return iter(())
         return self._run(lambda: self.machine.feed(data, clock.now()))
 
     def close(self) -> list[dict[str, Any]]:
         """The body has ended: the ACKs of what it completes."""
         if self.ended:
             return []
-        acks = self._run(self.machine.close)
+        acks = list(self._run(self.machine.close))
         self.ended = True
         self._deliver()
         return acks
@@ -116,20 +125,22 @@ class PutMediaSession:
         return ack("IDLE", self.last_timecode, self.last_number)
 
     # ----------------------------------------------------------- effects
-    def _run(self, step: Callable[[], list[Event]]) -> list[dict[str, Any]]:
-        """The ACKs of the machine's next events; a fault inside kvsmock is logged with its
-        traceback and ends the upload with INTERNAL_ERROR, after the ACKs of what was stored."""
-        acks: list[dict[str, Any]] = []
+    def _run(self, step: Callable[[], list[Event]]) -> Iterator[dict[str, Any]]:
+        """The ACKs of the machine's next events, then the fragment being received sealed as far as it
+        has come; a fault inside kvsmock is logged with its traceback and ends the upload with
+        INTERNAL_ERROR, after the ACKs of what was stored."""
         try:
             for event in step():
                 if self.ended:
                     break
-                acks += self._perform(event)
+                yield from self._perform(event)
+            sealing = self.sealing
+            if sealing is not None and not self.ended:
+                sealing.add(self.machine.open_cluster_bytes(sealing.size))
         except Exception:
             log.exception("kvsmock failed while ingesting a PutMedia upload into %s", self.stream.arn)
             if not self.ended:
-                acks.append(self.internal_error())
-        return acks
+                yield self.internal_error()
 
     def _perform(self, event: Event) -> list[dict[str, Any]]:
         if isinstance(event, HeaderReady):
@@ -169,26 +180,35 @@ class PutMediaSession:
         if self._stream_gone():
             return self._error(ErrorId.STREAM_NOT_ACTIVE, timecode)
         self.current = (self.stream.store.next_number(), timecode, clock.now())
+        self.sealing = None
         try:
             self.stream.keys.check()  # the stream's KMS key is first needed when media flows
         except KmsKeyError as err:
             return self._error(ErrorId(err.error_id), timecode)
+        try:
+            self.sealing = self.stream.keys.begin(self.last_size + self.last_size // 8 or FIRST_FRAGMENT_GUESS)
+        except KmsKeyError:
+            pass  # no data key yet: the fragment is sealed whole when it is stored, which reports the error
         return [ack("BUFFERING", timecode, self.current[0])]
 
     def _store(self, event: FragmentEnds) -> list[dict[str, Any]]:
         fragment = event.fragment
-        current = self.current
+        current, sealing = self.current, self.sealing
         if current is None or current[1] != fragment.timecode:  # a Cluster without a Timecode first
-            current = (self.stream.store.next_number(), fragment.timecode, clock.now())
+            current, sealing = (self.stream.store.next_number(), fragment.timecode, clock.now()), None
         number, _, server_timestamp = current
-        self.current = None
+        self.current = self.sealing = None
         if self._stream_gone():
             return self._error(ErrorId.STREAM_NOT_ACTIVE, fragment.timecode, number)
         assert self.header is not None  # the machine reports the header before any fragment
         if self.fault is not None and self.fault.latency_s:
             time.sleep(self.fault.latency_s)  # a fault rule's delay, before each fragment's ACKs
         try:
-            sealed = self.stream.keys.seal(fragment.cluster_pieces)
+            if sealing is None:
+                sealing = self.stream.keys.begin(fragment.size)
+            else:
+                self.stream.keys.check()  # the key may have been disabled while the fragment arrived
+            sealed = sealing.finish(fragment.cluster_pieces)
         except KmsKeyError as err:
             return self._error(ErrorId(err.error_id), fragment.timecode, number)
         stored = StoredFragment(
@@ -210,7 +230,7 @@ class PutMediaSession:
             return self._error(ErrorId.ARCHIVAL_ERROR, fragment.timecode, number)
         self.stream.usage.ingested(stored.size)
         self.stored_count += 1
-        self.last_stored = stored
+        self.last_stored, self.last_size = stored, fragment.size
         self.last_timecode, self.last_number = fragment.timecode, number
         acks = [ack("RECEIVED", fragment.timecode, number)]
         if stored.persisted:
@@ -227,5 +247,5 @@ class PutMediaSession:
             number = self.current[0] if self.current else self.stream.store.next_number()
         if timecode is None:
             timecode = self.current[1] if self.current else (self.last_timecode or 0)
-        self.current = None
+        self.current = self.sealing = None
         return [ack("ERROR", timecode, number, ErrorCode=error.name, ErrorId=int(error))]

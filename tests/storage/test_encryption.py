@@ -209,5 +209,38 @@ def test_past_the_mapping_cap_buffers_come_from_the_heap(monkeypatch):
     from kvsmock.service import media_memory
 
     monkeypatch.setattr(media_memory, "MAX_MAPPINGS", media_memory.mapped_count())
-    buffer = media_memory.media_buffer(media_memory.MIN_MAPPED_SIZE * 2)
-    assert isinstance(buffer.obj, bytearray) and len(buffer) == media_memory.MIN_MAPPED_SIZE * 2
+    buffer = media_memory.MediaBuffer(media_memory.MIN_MAPPED_SIZE * 2)
+    buffer.room(1000)[:] = b"x" * 1000
+    buffer.wrote(1000)
+    kept = buffer.done()
+    assert isinstance(kept.obj, bytearray) and bytes(kept) == b"x" * 1000
+
+
+def test_a_buffer_grows_past_its_guess_and_keeps_only_what_was_written():
+    """Heap memory becomes a mapping once large enough; a mapping grows in place; done() trims either."""
+    from kvsmock.service import media_memory
+
+    for guess in (100, media_memory.MIN_MAPPED_SIZE):
+        buffer = media_memory.MediaBuffer(guess)
+        data = os.urandom(3 * media_memory.MIN_MAPPED_SIZE + 7)
+        for start in range(0, len(data), 5000):
+            piece = data[start : start + 5000]
+            buffer.room(len(piece))[:] = piece
+            buffer.wrote(len(piece))
+        kept = buffer.done()
+        assert bytes(kept) == data and len(kept.obj) == len(data)
+        assert isinstance(kept.obj, mmap.mmap)
+
+
+def test_a_fragment_sealed_as_it_arrives_is_what_aes_gcm_makes_of_it_whole():
+    """Bytes added while the fragment arrives are skipped at finish(), which gets all of its pieces."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    stream = _service_stream()
+    data = os.urandom(300_000)
+    pieces = [data[:1000], memoryview(data)[1000:150_000], data[150_000:]]
+    sealing = stream.keys.begin(10)  # a poor guess: the buffer grows
+    sealing.add([pieces[0], memoryview(data)[1000:40_000]])  # up to the middle of the second piece
+    sealed = sealing.finish(pieces)
+    assert sealed.size == len(data)
+    assert bytes(sealed.ciphertext) == AESGCM(sealed.data_key.plaintext).encrypt(sealed.nonce, data, None)
