@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from .. import clock
 from ..errors import KmsKeyError
 from .media_memory import MediaBuffer
+from .persistence import MediaWriter
 
 __all__ = [
     "DATA_KEY_LIFETIME_SECONDS",
@@ -48,6 +49,8 @@ __all__ = [
 ]
 
 _TAG_SIZE = 16
+#: A fragment's ciphertext goes to its writer (the durable store's file) in steps of at least this many bytes.
+WRITE_STEP = 256 * 1024
 
 #: Bytes as a fragment arrives and as it is kept.
 Buffer = Union[bytes, bytearray, memoryview]
@@ -141,6 +144,8 @@ class Sealed:
     nonce: bytes
     ciphertext: Buffer  #: bytes, or what a :class:`~kvsmock.service.media_memory.MediaBuffer` holds
     size: int  #: plaintext length
+    #: Where the ciphertext was also written as it was made (the durable store's file), if anywhere.
+    written_to: MediaWriter | None = None
 
     def open(self) -> bytes:
         """The plaintext, once the stream's KMS key has been checked."""
@@ -187,10 +192,10 @@ class StreamKeys:
                 self.data_keys_made += 1
             return key
 
-    def begin(self, expected_size: int) -> Sealing:
-        """Start sealing a fragment of about ``expected_size`` bytes under the current data key
-        (raises KmsKeyError if the key is unusable)."""
-        return Sealing(self, self.current(), expected_size)
+    def begin(self, expected_size: int, writer: MediaWriter | None = None) -> Sealing:
+        """Start sealing a fragment of about ``expected_size`` bytes under the current data key, also into
+        ``writer`` if given (raises KmsKeyError if the key is unusable)."""
+        return Sealing(self, self.current(), expected_size, writer)
 
     def seal(self, pieces: Sequence[Buffer]) -> Sealed:
         """The bytes of ``pieces``, in order, sealed under the current data key (raises KmsKeyError)."""
@@ -203,20 +208,23 @@ class Sealing:
     AES-GCM as a stream cipher: each piece (a Cluster as it arrived) is
     encrypted straight into the buffer that will keep it, never joined
     first, and the tag goes after the ciphertext as :class:`AESGCM` lays it
-    out. A fragment sealed while it arrives leaves only its last bytes and
-    the tag to the moment it is complete.
+    out; with a ``writer``, each piece of ciphertext is written there too as
+    it is made. A fragment sealed while it arrives leaves only its last
+    bytes and the tag to the moment it is complete.
     """
 
-    __slots__ = ("keys", "data_key", "nonce", "size", "_encryptor", "_out")
+    __slots__ = ("keys", "data_key", "nonce", "size", "writer", "_encryptor", "_out", "_unwritten")
 
-    def __init__(self, keys: StreamKeys, data_key: DataKey, expected_size: int):
+    def __init__(self, keys: StreamKeys, data_key: DataKey, expected_size: int, writer: MediaWriter | None = None):
         self.keys = keys
         self.data_key = data_key
         self.nonce = os.urandom(12)
         #: Plaintext bytes sealed so far.
         self.size = 0
+        self.writer = writer
         self._encryptor = Cipher(algorithms.AES(data_key.plaintext_for(keys)), modes.GCM(self.nonce)).encryptor()
         self._out = MediaBuffer(expected_size + _TAG_SIZE)
+        self._unwritten = 0  # where the ciphertext not yet given to the writer starts
 
     def add(self, pieces: Sequence[Buffer]) -> None:
         """Seal the next bytes of the fragment."""
@@ -226,6 +234,13 @@ class Sealing:
             # update_into wants room for a block beyond the piece; for GCM it writes the piece's length.
             out.wrote(encryptor.update_into(piece, out.room(size + _TAG_SIZE - 1)))
             self.size += size
+        if self.writer is not None and out.written - self._unwritten >= WRITE_STEP:
+            self._write()
+
+    def _write(self) -> None:
+        assert self.writer is not None
+        self.writer.write(self._out.view(self._unwritten))
+        self._unwritten = self._out.written
 
     def finish(self, pieces: Sequence[Buffer]) -> Sealed:
         """The sealed fragment, given all of its bytes (``pieces``): those not yet added are sealed first."""
@@ -239,9 +254,17 @@ class Sealing:
             skip = 0
         self.add(rest)
         self._encryptor.finalize()
-        self._out.room(_TAG_SIZE)[:] = self._encryptor.tag
+        tag = self._encryptor.tag
+        self._out.room(_TAG_SIZE)[:] = tag
         self._out.wrote(_TAG_SIZE)
-        return Sealed(self.keys, self.data_key, self.nonce, self._out.done(), self.size)
+        if self.writer is not None:
+            self._write()
+        return Sealed(self.keys, self.data_key, self.nonce, self._out.done(), self.size, self.writer)
+
+    def abort(self) -> None:
+        """The fragment will not be stored: what was written of it is given up."""
+        if self.writer is not None:
+            self.writer.abort()
 
 
 __all__ += ["KmsKeyError"]

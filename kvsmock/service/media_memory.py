@@ -87,14 +87,21 @@ class MediaBuffer:
         """``count`` more bytes were written into the last :meth:`room`."""
         self.written += count
 
+    def view(self, start: int) -> memoryview:
+        """What was written from ``start`` on (drop it before the next :meth:`room`)."""
+        return memoryview(self._memory)[start : self.written]
+
     def done(self) -> memoryview:
         """What was written, the rest given back; nothing more is written after this."""
         memory, written = self._memory, max(self.written, 1)
         if len(memory) > written:
-            if isinstance(memory, bytearray):
-                del memory[written:]
-            else:
-                memory.resize(written)
+            try:
+                if isinstance(memory, bytearray):
+                    del memory[written:]
+                else:
+                    memory.resize(written)
+            except BufferError:  # a view of it is still held somewhere: the spare room stays
+                pass
         return memoryview(memory)[: self.written]
 
     def _grow(self, capacity: int) -> None:
@@ -103,7 +110,7 @@ class MediaBuffer:
             try:
                 memory.resize(capacity)
                 return
-            except OSError:  # no room to move it: copy into whatever memory can be had
+            except (OSError, BufferError):  # no room to move it (or a view still held): copy instead
                 pass
         larger = _allocate(capacity)
         larger[: self.written] = memory[: self.written]

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .streams import Stream
     from .usage import ChannelUsage, StreamUsage
 
-__all__ = ["CorruptMediaError", "InMemory", "Persistence", "StorageError", "persistence", "set_persistence"]
+__all__ = ["CorruptMediaError", "InMemory", "MediaWriter", "Persistence", "StorageError", "persistence", "set_persistence"]
 
 
 class StorageError(Exception):
@@ -34,6 +34,16 @@ class StorageError(Exception):
 
 class CorruptMediaError(Exception):
     """A stored fragment's bytes no longer are what was written (file missing, cut short, changed): never served."""
+
+
+class MediaWriter(Protocol):
+    """Where a fragment's sealed bytes go as they are made, before the fragment is stored."""
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """The next bytes (a failure is kept for when the fragment is stored)."""
+
+    def abort(self) -> None:
+        """The fragment will not be stored: give up what was written."""
 
 
 class Persistence(Protocol):
@@ -49,6 +59,10 @@ class Persistence(Protocol):
 
     def usage_changed(self, usage: StreamUsage | ChannelUsage) -> None:
         """Counters of a stream or channel moved (may be written a little later)."""
+
+    def media_writer(self, stream_arn: str, number: str) -> MediaWriter | None:
+        """Where the fragment ``number``, to be persisted, may be written as it arrives (None: it is kept
+        in memory until stored); :meth:`store_fragment` finishes it."""
 
     def store_fragment(self, stream_arn: str, fragment: StoredFragment) -> Any:
         """Make a persisted fragment durable before it is acknowledged; returns the payload to keep
@@ -83,6 +97,9 @@ class InMemory:
         return None
 
     def usage_changed(self, usage: Any) -> None:
+        return None
+
+    def media_writer(self, stream_arn: str, number: str) -> MediaWriter | None:
         return None
 
     def store_fragment(self, stream_arn: str, fragment: StoredFragment) -> Any:

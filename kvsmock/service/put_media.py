@@ -28,7 +28,7 @@ from ..media import ErrorId
 from .delivery_queue import DeliveryQueue
 from .faults import Strike
 from .fragments import MediaHeader, StoredFragment
-from .persistence import StorageError
+from .persistence import StorageError, persistence
 from .put_media_events import Event, FragmentBegins, FragmentEnds, HeaderReady, TagsFollow, UploadFails
 from .put_media_machine import PutMediaMachine
 from .encryption import Sealing
@@ -109,6 +109,7 @@ class PutMediaSession:
     def finish(self) -> None:
         """The upload is over, however it ended: wait for the deliveries it owes."""
         self.ended = True
+        self._drop_sealing()
         self._deliver()
         self.deliveries.finish()
 
@@ -163,6 +164,15 @@ class PutMediaSession:
     def _stream_gone(self) -> bool:
         return self.stream.status != "ACTIVE"
 
+    def _persists(self) -> bool:
+        return self.stream.data_retention_hours > 0
+
+    def _drop_sealing(self) -> None:
+        """The fragment being sealed will not be stored."""
+        sealing, self.sealing = self.sealing, None
+        if sealing is not None:
+            sealing.abort()
+
     def _deliver(self) -> None:
         """Hand over the fragment whose tags are now final for its notifications and images."""
         fragment, self.undelivered = self.undelivered, None
@@ -180,13 +190,15 @@ class PutMediaSession:
         if self._stream_gone():
             return self._error(ErrorId.STREAM_NOT_ACTIVE, timecode)
         self.current = (self.stream.store.next_number(), timecode, clock.now())
-        self.sealing = None
+        self._drop_sealing()
         try:
             self.stream.keys.check()  # the stream's KMS key is first needed when media flows
         except KmsKeyError as err:
             return self._error(ErrorId(err.error_id), timecode)
+        expected = self.last_size + self.last_size // 8 or FIRST_FRAGMENT_GUESS
+        writer = persistence().media_writer(self.stream.arn, self.current[0]) if self._persists() else None
         try:
-            self.sealing = self.stream.keys.begin(self.last_size + self.last_size // 8 or FIRST_FRAGMENT_GUESS)
+            self.sealing = self.stream.keys.begin(expected, writer)
         except KmsKeyError:
             pass  # no data key yet: the fragment is sealed whole when it is stored, which reports the error
         return [ack("BUFFERING", timecode, self.current[0])]
@@ -195,9 +207,9 @@ class PutMediaSession:
         fragment = event.fragment
         current, sealing = self.current, self.sealing
         if current is None or current[1] != fragment.timecode:  # a Cluster without a Timecode first
+            self._drop_sealing()
             current, sealing = (self.stream.store.next_number(), fragment.timecode, clock.now()), None
         number, _, server_timestamp = current
-        self.current = self.sealing = None
         if self._stream_gone():
             return self._error(ErrorId.STREAM_NOT_ACTIVE, fragment.timecode, number)
         assert self.header is not None  # the machine reports the header before any fragment
@@ -208,9 +220,13 @@ class PutMediaSession:
                 sealing = self.stream.keys.begin(fragment.size)
             else:
                 self.stream.keys.check()  # the key may have been disabled while the fragment arrived
-            sealed = sealing.finish(fragment.cluster_pieces)
         except KmsKeyError as err:
             return self._error(ErrorId(err.error_id), fragment.timecode, number)
+        self.current = self.sealing = None
+        sealed = sealing.finish(fragment.cluster_pieces)
+        persisted = self._persists()
+        if not persisted and sealed.written_to is not None:  # the stream stopped retaining data meanwhile
+            sealed.written_to.abort()
         stored = StoredFragment(
             number=number,
             server_timestamp=round(server_timestamp, 3),
@@ -221,7 +237,7 @@ class PutMediaSession:
             tags_after=fragment.tags_after,
             producer_tags=_tag_pairs(fragment.tags),
             frame_count=fragment.frame_count,
-            persisted=self.stream.data_retention_hours > 0,
+            persisted=persisted,
         )
         try:
             self.stream.store.add(stored)
@@ -247,5 +263,6 @@ class PutMediaSession:
             number = self.current[0] if self.current else self.stream.store.next_number()
         if timecode is None:
             timecode = self.current[1] if self.current else (self.last_timecode or 0)
-        self.current = self.sealing = None
+        self.current = None
+        self._drop_sealing()
         return [ack("ERROR", timecode, number, ErrorCode=error.name, ErrorId=int(error))]

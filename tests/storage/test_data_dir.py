@@ -237,6 +237,29 @@ def test_kill_9_in_the_middle_of_an_upload_keeps_every_acknowledged_fragment(dat
     assert fragment_numbers(server, "cam")[-1] > persisted(events)[-1]
 
 
+def wait_for(condition, timeout: float = 10.0) -> None:
+    """Poll ``condition`` (the server's files, seen from outside: no event tells of them)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_fragment_is_written_as_it_arrives_and_removed_if_the_upload_is_cut(data_dir, servers):
+    server = start(data_dir)
+    servers.append(server)
+    server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=24)
+    header, (cluster,) = split_at_clusters(big_fragment())
+    producer = RawPutMedia(server.port, "cam", timecode_type="ABSOLUTE")
+    producer.send(header + cluster[: len(cluster) // 2])  # half of a 3 MB fragment
+    wait_for(lambda: len(media_files(data_dir)) == 1)
+    (growing,) = media_files(data_dir)
+    wait_for(lambda: growing.stat().st_size >= len(cluster) // 3)  # its sealed bytes so far, on disk already
+    producer.close()  # the client goes away: the fragment will never be stored
+    wait_for(lambda: not growing.exists())
+    assert media_files(data_dir) == [] and fragment_numbers(server, "cam") == []
+
+
 # ------------------------------------------------------------ encryption
 def test_customer_key_state_survives_and_still_governs_reads(data_dir, servers):
     server = start(data_dir)

@@ -244,3 +244,29 @@ def test_a_fragment_sealed_as_it_arrives_is_what_aes_gcm_makes_of_it_whole():
     sealed = sealing.finish(pieces)
     assert sealed.size == len(data)
     assert bytes(sealed.ciphertext) == AESGCM(sealed.data_key.plaintext).encrypt(sealed.nonce, data, None)
+
+
+def test_a_writer_gets_the_ciphertext_in_steps_as_it_is_made():
+    from kvsmock.service.encryption import WRITE_STEP
+
+    class Collect:
+        def __init__(self):
+            self.writes: list[bytes] = []
+
+        def write(self, data):
+            self.writes.append(bytes(data))
+
+        def abort(self):
+            raise AssertionError("not aborted")
+
+    stream = _service_stream()
+    data = os.urandom(3 * WRITE_STEP + 1234)
+    writer = Collect()
+    sealing = stream.keys.begin(len(data), writer)
+    for start in range(0, len(data), 20_000):  # frames as they come
+        sealing.add([data[start : start + 20_000]])
+        if start + 20_000 >= 2 * WRITE_STEP:
+            assert writer.writes  # some of it went out before the fragment was complete
+    sealed = sealing.finish([data])
+    assert b"".join(writer.writes) == bytes(sealed.ciphertext) and sealed.written_to is writer
+    assert len(writer.writes) <= len(data) // WRITE_STEP + 1 and all(len(w) >= WRITE_STEP for w in writer.writes[:-1])

@@ -14,9 +14,10 @@ Layout of ``DIR``::
                           stream's data key (AES-256-GCM ciphertext and tag), nothing else;
                           <stream> is the first 16 hex digits of the SHA-256 of the ARN
 
-A fragment is durable when its index row is committed. Before PutMedia
-acknowledges it PERSISTED: the file is written and fsynced (and its
-directory), then the row is committed with SQLite's ``synchronous=FULL``
+A fragment is durable when its index row is committed. Its file is written
+as the fragment arrives (and removed if the upload is cut before it is
+complete); before PutMedia acknowledges it PERSISTED the file is fsynced (and
+its directory), then the row is committed with SQLite's ``synchronous=FULL``
 (the WAL is fsynced); fragments stored at the same moment share one commit
 (see ``group_commit``). Resource records and expiry are committed with
 ``synchronous=NORMAL``: they survive the process being killed at once, and a

@@ -12,7 +12,7 @@ from typing import Iterator
 
 from ..persistence import CorruptMediaError, StorageError
 
-__all__ = ["MediaFiles", "stream_dir_name"]
+__all__ = ["MediaFileWriter", "MediaFiles", "stream_dir_name"]
 
 log = logging.getLogger("kvsmock")
 
@@ -35,36 +35,17 @@ class MediaFiles:
         return self.root / stream_dir_name(stream_arn) / f"{number}{SUFFIX}"
 
     def write(self, path: Path, data: bytes | bytearray | memoryview, durable: bool = True) -> None:
-        """Write ``data`` to ``path``; ``durable``: fsync its directory too before returning.
+        """Write ``data`` to ``path`` and flush it (:class:`MediaFileWriter`); ``durable``: its directory too.
 
-        The data is always flushed and then dropped from the page cache: media
-        is written once and read back rarely, and a cache that grows by every
-        fragment makes the kernel take fresh pages for each one (on a VM whose
-        host backs guest memory lazily, about 3 ms of CPU per MB written, five
-        times the cost of the flush). Raises :class:`StorageError` (and leaves
-        no file) if the disk refuses.
+        Raises :class:`StorageError` (and leaves no file) if the disk refuses.
         """
-        try:
-            new_dir = not path.parent.exists()
-            if new_dir:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                if durable:
-                    _fsync_dir(self.root)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fdatasync(fd)  # the pages are clean: the advice below can free them
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            finally:
-                os.close(fd)
-            if durable:
-                _fsync_dir(path.parent)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                path.unlink()
-            raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        writer = self.writer(path)
+        writer.write(data)
+        writer.finish(durable)
+
+    def writer(self, path: Path) -> MediaFileWriter:
+        """A writer for the file at ``path``, to be written piece by piece."""
+        return MediaFileWriter(self.root, path)
 
     def read(self, path: str | Path, size: int) -> bytes:
         """The bytes of ``path``, checked against the size they were written with (their
@@ -105,6 +86,79 @@ class MediaFiles:
 
     def size_on_disk(self) -> int:
         return sum(p.stat().st_size for p in self.all_files())
+
+
+class MediaFileWriter:
+    """One media file, written piece by piece as its fragment's sealed bytes are made.
+
+    Each piece is handed to the kernel to write back at once, and then
+    dropped from the page cache: media is written once and read back rarely,
+    and a cache that grows by every fragment makes the kernel take fresh
+    pages for each one (on a VM whose host backs guest memory lazily, about
+    3 ms of CPU per MB written, five times the cost of the flush). By the
+    time the fragment is complete most of it is on disk, and :meth:`finish`
+    has little left to flush. A write that fails is remembered and raised by
+    :meth:`finish`; :meth:`abort` removes what was written.
+    """
+
+    __slots__ = ("root", "path", "written", "_fd", "_failure")
+
+    def __init__(self, root: Path, path: Path):
+        self.root = root
+        self.path = path
+        #: Bytes written so far.
+        self.written = 0
+        self._fd: int | None = None
+        self._failure: OSError | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """The next bytes, handed to the kernel's write-back at once."""
+        if self._failure is not None or not data:
+            return
+        try:
+            fd = self._fd if self._fd is not None else self._open()
+            view, start = memoryview(data), self.written
+            while view:
+                count = os.write(fd, view)
+                view, self.written = view[count:], self.written + count
+            os.posix_fadvise(fd, start, self.written - start, os.POSIX_FADV_DONTNEED)
+        except OSError as exc:  # kept without its traceback, which would hold ``data`` (a view of the caller's buffer)
+            self._failure = OSError(exc.errno, exc.strerror)
+
+    def finish(self, durable: bool = True) -> None:
+        """Flush the file (``durable``: and its directory); raises :class:`StorageError`, leaving no file, if the
+        disk refused any of it."""
+        try:
+            if self._failure is not None:
+                raise self._failure
+            fd = self._fd if self._fd is not None else self._open()
+            self._fd = None
+            try:
+                os.fdatasync(fd)  # the pages are clean: the advice below can free them
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+            if durable:
+                _fsync_dir(self.path.parent)
+        except OSError as exc:
+            self.abort()
+            raise StorageError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+
+    def abort(self) -> None:
+        """Give the file up: closed and removed."""
+        fd, self._fd = self._fd, None
+        with contextlib.suppress(OSError):
+            if fd is not None:
+                os.close(fd)
+            self.path.unlink()
+
+    def _open(self) -> int:
+        parent = self.path.parent
+        if not parent.exists():
+            parent.mkdir(parents=True, exist_ok=True)
+            _fsync_dir(self.root)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        return self._fd
 
 
 def _fsync_dir(path: Path) -> None:

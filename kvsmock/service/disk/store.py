@@ -25,7 +25,7 @@ from ..streams import Stream
 from ..usage import ChannelUsage, StreamUsage
 from .database import Database
 from .group_commit import GroupCommit
-from .media_files import MediaFiles
+from .media_files import MediaFileWriter, MediaFiles
 from .records import channel_record, stream_record, tracks_record, usage_record
 from .sealed_file import SealedFile
 
@@ -114,12 +114,21 @@ class DiskStore:
         self._commits.submit(step, failed, undo)
 
     # ------------------------------------------------------------ fragments
+    def media_writer(self, stream_arn: str, number: str) -> MediaFileWriter:
+        return self.files.writer(self.files.path(stream_arn, number))
+
     def store_fragment(self, stream_arn: str, fragment: StoredFragment) -> Any:
         payload = fragment.payload
         if not isinstance(payload, Sealed):  # already on disk (never happens twice) or not sealed
             raise StorageError(f"fragment {fragment.number} has no sealed payload to store")
         path = self.files.path(stream_arn, fragment.number)
-        self.files.write(path, payload.ciphertext)
+        written = payload.written_to
+        if isinstance(written, MediaFileWriter) and written.path == path and written.written == len(payload.ciphertext):
+            written.finish()  # written as it arrived: what is left is the flush
+        else:
+            if written is not None:
+                written.abort()
+            self.files.write(path, payload.ciphertext)
         header_key = (fragment.header.ebml_header, fragment.header.segment_header)
         data_key = payload.data_key
         made: dict[str, Any] = {}  # the header and data-key rows this step inserted (undone on rollback)
