@@ -208,9 +208,10 @@ class Sealing:
     AES-GCM as a stream cipher: each piece (a Cluster as it arrived) is
     encrypted straight into the buffer that will keep it, never joined
     first, and the tag goes after the ciphertext as :class:`AESGCM` lays it
-    out; with a ``writer``, each piece of ciphertext is written there too as
-    it is made. A fragment sealed while it arrives leaves only its last
-    bytes and the tag to the moment it is complete.
+    out; with a ``writer``, the ciphertext is written there too as it is
+    made, :data:`WRITE_STEP` bytes or more at a time. A fragment sealed
+    while it arrives leaves only its last bytes and the tag to the moment it
+    is complete.
     """
 
     __slots__ = ("keys", "data_key", "nonce", "size", "writer", "_encryptor", "_out", "_unwritten")

@@ -26,12 +26,12 @@ from .. import clock
 from ..errors import KmsKeyError
 from ..media import ErrorId
 from .delivery_queue import DeliveryQueue
+from .encryption import Sealing
 from .faults import Strike
 from .fragments import MediaHeader, StoredFragment
 from .persistence import StorageError, persistence
 from .put_media_events import Event, FragmentBegins, FragmentEnds, HeaderReady, TagsFollow, UploadFails
 from .put_media_machine import PutMediaMachine
-from .encryption import Sealing
 from .streams import Stream
 
 log = logging.getLogger("kvsmock")
