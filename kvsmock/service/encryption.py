@@ -214,7 +214,7 @@ class Sealing:
     is complete.
     """
 
-    __slots__ = ("keys", "data_key", "nonce", "size", "writer", "_encryptor", "_out", "_unwritten")
+    __slots__ = ("keys", "data_key", "nonce", "size", "writer", "_encryptor", "_expected", "_out", "_unwritten")
 
     def __init__(self, keys: StreamKeys, data_key: DataKey, expected_size: int, writer: MediaWriter | None = None):
         self.keys = keys
@@ -224,12 +224,13 @@ class Sealing:
         self.size = 0
         self.writer = writer
         self._encryptor = Cipher(algorithms.AES(data_key.plaintext_for(keys)), modes.GCM(self.nonce)).encryptor()
-        self._out = MediaBuffer(expected_size + _TAG_SIZE)
+        self._expected = expected_size
+        self._out: MediaBuffer | None = None  # made with the first bytes
         self._unwritten = 0  # where the ciphertext not yet given to the writer starts
 
     def add(self, pieces: Sequence[Buffer]) -> None:
         """Seal the next bytes of the fragment."""
-        out, encryptor = self._out, self._encryptor
+        out, encryptor = self._buffer(), self._encryptor
         for piece in pieces:
             size = len(piece)
             # update_into wants room for a block beyond the piece; for GCM it writes the piece's length.
@@ -238,10 +239,16 @@ class Sealing:
         if self.writer is not None and out.written - self._unwritten >= WRITE_STEP:
             self._write()
 
+    def _buffer(self) -> MediaBuffer:
+        if self._out is None:
+            self._out = MediaBuffer(self._expected + _TAG_SIZE)
+        return self._out
+
     def _write(self) -> None:
         assert self.writer is not None
-        self.writer.write(self._out.view(self._unwritten))
-        self._unwritten = self._out.written
+        out = self._buffer()
+        self.writer.write(out.view(self._unwritten))
+        self._unwritten = out.written
 
     def finish(self, pieces: Sequence[Buffer]) -> Sealed:
         """The sealed fragment, given all of its bytes (``pieces``): those not yet added are sealed first."""
@@ -255,12 +262,12 @@ class Sealing:
             skip = 0
         self.add(rest)
         self._encryptor.finalize()
-        tag = self._encryptor.tag
-        self._out.room(_TAG_SIZE)[:] = tag
-        self._out.wrote(_TAG_SIZE)
+        out = self._buffer()
+        out.room(_TAG_SIZE)[:] = self._encryptor.tag
+        out.wrote(_TAG_SIZE)
         if self.writer is not None:
             self._write()
-        return Sealed(self.keys, self.data_key, self.nonce, self._out.done(), self.size, self.writer)
+        return Sealed(self.keys, self.data_key, self.nonce, out.done(), self.size, self.writer)
 
     def abort(self) -> None:
         """The fragment will not be stored: what was written of it is given up."""

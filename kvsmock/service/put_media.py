@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from decimal import Decimal
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from .. import clock
 from ..errors import KmsKeyError
@@ -90,18 +90,17 @@ class PutMediaSession:
         self.ended = False
 
     # ---------------------------------------------------------------- API
-    def feed(self, data: bytes) -> Iterator[dict[str, Any]]:
-        """The ACKs that ``data`` (the next bytes of the body) completes, each as soon as it is made:
-        a fragment's RECEIVED and PERSISTED can go out while the next fragment is being begun."""
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        """The ACKs that ``data`` (the next bytes of the body) completes."""
         if self.ended or not data:
-            return iter(())
+            return []
         return self._run(lambda: self.machine.feed(data, clock.now()))
 
     def close(self) -> list[dict[str, Any]]:
         """The body has ended: the ACKs of what it completes."""
         if self.ended:
             return []
-        acks = list(self._run(self.machine.close))
+        acks = self._run(self.machine.close)
         self.ended = True
         self._deliver()
         return acks
@@ -126,22 +125,28 @@ class PutMediaSession:
         return ack("IDLE", self.last_timecode, self.last_number)
 
     # ----------------------------------------------------------- effects
-    def _run(self, step: Callable[[], list[Event]]) -> Iterator[dict[str, Any]]:
-        """The ACKs of the machine's next events, then the fragment being received sealed as far as it
+    def _run(self, step: Callable[[], list[Event]]) -> list[dict[str, Any]]:
+        """The ACKs of the machine's next events, after sealing the fragment being received as far as it
         has come; a fault inside kvsmock is logged with its traceback and ends the upload with
-        INTERNAL_ERROR, after the ACKs of what was stored."""
+        INTERNAL_ERROR, after the ACKs of what was stored.
+
+        A fragment begun by these events is sealed from the next step on: its buffer is not made
+        while the ACKs of the fragment before it wait to go out.
+        """
+        acks: list[dict[str, Any]] = []
+        sealing = self.sealing
         try:
             for event in step():
                 if self.ended:
                     break
-                yield from self._perform(event)
-            sealing = self.sealing
-            if sealing is not None and not self.ended:
+                acks += self._perform(event)
+            if sealing is not None and sealing is self.sealing and not self.ended:
                 sealing.add(self.machine.open_cluster_bytes(sealing.size))
         except Exception:
             log.exception("kvsmock failed while ingesting a PutMedia upload into %s", self.stream.arn)
             if not self.ended:
-                yield self.internal_error()
+                acks.append(self.internal_error())
+        return acks
 
     def _perform(self, event: Event) -> list[dict[str, Any]]:
         if isinstance(event, HeaderReady):

@@ -270,3 +270,24 @@ def test_a_writer_gets_the_ciphertext_in_steps_as_it_is_made():
     sealed = sealing.finish([data])
     assert b"".join(writer.writes) == bytes(sealed.ciphertext) and sealed.written_to is writer
     assert len(writer.writes) <= len(data) // WRITE_STEP + 1 and all(len(w) >= WRITE_STEP for w in writer.writes[:-1])
+
+
+def test_an_upload_is_sealed_as_it_arrives_and_stored_as_sent():
+    """Each feed seals what has come of the fragment; one begun by a feed is sealed from the next feed on."""
+    from kvsmock.service.put_media import PutMediaSession
+
+    stream = _service_stream()
+    clusters = _clusters(MEDIA)
+    header = MEDIA[: MEDIA.index(clusters[0])]
+    session = PutMediaSession(stream, "RELATIVE")
+    assert [a["EventType"] for a in session.feed(header + clusters[0][:100])] == ["BUFFERING"]
+    sealing = session.sealing
+    assert sealing is not None and sealing.size == 0  # begun by this feed: nothing sealed yet
+    end = len(clusters[0]) - 1000  # a known-size Cluster is complete at its last byte: stop short of it
+    for start in range(100, end, 1000):
+        assert session.feed(clusters[0][start : min(start + 1000, end)]) == []
+        assert session.sealing is sealing and 0 < sealing.size <= start + 1000
+    acks = session.feed(clusters[0][end:] + clusters[1]) + session.close()
+    assert [a["EventType"] for a in acks].count("PERSISTED") == 2
+    stored = stream.store.fragments
+    assert [f.payload.open() for f in stored] == clusters[:2]
