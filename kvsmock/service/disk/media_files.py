@@ -147,9 +147,10 @@ class MediaFileWriter:
     def abort(self) -> None:
         """Give the file up: closed and removed."""
         fd, self._fd = self._fd, None
-        with contextlib.suppress(OSError):
-            if fd is not None:
+        if fd is not None:
+            with contextlib.suppress(OSError):
                 os.close(fd)
+        with contextlib.suppress(OSError):
             self.path.unlink()
 
     def _open(self) -> int:
