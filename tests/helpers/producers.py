@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 
 from kvsmock.media import ebml
-from kvsmock.media.matroska import write_mkv
+from kvsmock.media.matroska import Packet, TrackInfo, write_mkv
 from kvsmock.media.sample import encode_sample
 
 #: The producer start timestamp a RawPutMedia upload declares (RELATIVE timecodes count from it).
@@ -22,6 +23,15 @@ def fragment_media(duration_s: int = 5, end_of_fragment_tags: bool = True) -> by
 
 def has_ack(event_type: str, timecode: int):
     return lambda events: any(e["EventType"] == event_type and e.get("FragmentTimecode") == timecode for e in events)
+
+
+def big_fragment() -> bytes:
+    """One 3 MB fragment (random frame payloads: ingest does not decode), timestamped now."""
+    track = TrackInfo(1, "V_MPEG4/ISO/AVC", ebml.TRACK_TYPE_VIDEO, b"\x01\x42\x00\x1e\xff\xe1\x00\x00\x01\x00\x00",
+                      width=64, height=64)
+    now_ms = int(time.time() * 1000)
+    packets = [Packet(1, now_ms + i * 40, i == 0, os.urandom(60_000)) for i in range(50)]
+    return write_mkv([track], packets)
 
 
 def split_at_clusters(media: bytes) -> tuple[bytes, list[bytes]]:

@@ -6,11 +6,9 @@ talks to them with boto3 and requests, as users do.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,10 +16,8 @@ import requests
 from botocore.exceptions import ClientError
 
 from conftest_plugin import KvsServer
-from helpers.producers import RawPutMedia, split_at_clusters
+from helpers.producers import RawPutMedia, big_fragment, split_at_clusters
 from kvsmock import put_media, read_fragments, sample_mkv
-from kvsmock.media import ebml
-from kvsmock.media.matroska import Packet, TrackInfo, write_mkv
 
 
 def start(data_dir: Path, port: int | None = None) -> KvsServer:
@@ -237,29 +233,6 @@ def test_kill_9_in_the_middle_of_an_upload_keeps_every_acknowledged_fragment(dat
     assert fragment_numbers(server, "cam")[-1] > persisted(events)[-1]
 
 
-def wait_for(condition, timeout: float = 10.0) -> None:
-    """Poll ``condition`` (the server's files, seen from outside: no event tells of them)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
-def test_a_fragment_is_written_as_it_arrives_and_removed_if_the_upload_is_cut(data_dir, servers):
-    server = start(data_dir)
-    servers.append(server)
-    server.kinesisvideo.create_stream(StreamName="cam", DataRetentionInHours=24)
-    header, (cluster,) = split_at_clusters(big_fragment())
-    producer = RawPutMedia(server.port, "cam", timecode_type="ABSOLUTE")
-    producer.send(header + cluster[: len(cluster) // 2])  # half of a 3 MB fragment
-    wait_for(lambda: len(media_files(data_dir)) == 1)
-    (growing,) = media_files(data_dir)
-    wait_for(lambda: growing.stat().st_size >= len(cluster) // 3)  # its sealed bytes so far, on disk already
-    producer.close()  # the client goes away: the fragment will never be stored
-    wait_for(lambda: not growing.exists())
-    assert media_files(data_dir) == [] and fragment_numbers(server, "cam") == []
-
-
 # ------------------------------------------------------------ encryption
 def test_customer_key_state_survives_and_still_governs_reads(data_dir, servers):
     server = start(data_dir)
@@ -417,15 +390,6 @@ def test_damaged_media_files_are_reported_and_never_served(data_dir, servers):
         })
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
     assert "is damaged" in server.read_log()
-
-
-def big_fragment() -> bytes:
-    """One 3 MB fragment (random frame payloads: ingest does not decode), timestamped now."""
-    track = TrackInfo(1, "V_MPEG4/ISO/AVC", ebml.TRACK_TYPE_VIDEO, b"\x01\x42\x00\x1e\xff\xe1\x00\x00\x01\x00\x00",
-                      width=64, height=64)
-    now_ms = int(time.time() * 1000)
-    packets = [Packet(1, now_ms + i * 40, i == 0, os.urandom(60_000)) for i in range(50)]
-    return write_mkv([track], packets)
 
 
 def test_a_full_disk_fails_the_fragment_and_keeps_the_rest(data_dir, servers):

@@ -67,3 +67,23 @@ def test_a_full_index_refuses_the_fragment_and_keeps_what_was_stored(store, capl
     store.flush()  # usage is written without its caller waiting
     record = json.loads(store.db.rows("SELECT record FROM resources WHERE arn = ?", ARN)[0][0])
     assert record["tags"] == tags
+
+
+def test_a_fragment_is_written_as_it_arrives_and_removed_if_the_upload_is_cut(store):
+    """Half of a 3 MB fragment fed: its file holds a good part of it already; the upload ends: the file goes."""
+    from helpers.producers import big_fragment, split_at_clusters
+    from kvsmock.service.put_media import PutMediaSession
+
+    stream = Stream(name="cam", arn=ARN, region="us-east-1", account_id="123456789012", creation_time=1.0,
+                    kms_key_id="key", data_retention_hours=24)
+    store.save_resource(stream)
+    header, (cluster,) = split_at_clusters(big_fragment())
+    session = PutMediaSession(stream, "ABSOLUTE")
+    half = header + cluster[: len(cluster) // 2]
+    acks = [a for start in range(0, len(half), 20_000) for a in session.feed(half[start : start + 20_000])]
+    assert [a["EventType"] for a in acks] == ["BUFFERING"]
+    (growing,) = store.files.root.rglob("*.frag")
+    assert growing.stat().st_size >= len(cluster) // 3  # its sealed bytes so far, on disk already
+    session.finish()  # the client went away: the fragment will never be stored
+    assert not growing.exists() and list(store.files.root.rglob("*.frag")) == []
+    assert stream.store.snapshot() == []
