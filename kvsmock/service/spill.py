@@ -20,6 +20,7 @@ stays in memory.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import shutil
 import tempfile
@@ -100,7 +101,7 @@ class SpillingMemory(InMemory):
         self._threads: list[threading.Thread] = []
         self.spilled_fragments = 0  #: spills completed
         self._failure_logged = False
-        self._files: Any = None  # MediaFiles, made on first spill (by a spill thread)
+        self._files: Any = None  # MediaFiles, made when the first spill is queued
         self._dir_lock = threading.Lock()
         self._dir: Path | None = None
 
@@ -144,6 +145,9 @@ class SpillingMemory(InMemory):
                 self._start_locked()
                 self._work.notify()
             self._pass_room_on()
+        if queued and self._files is None:
+            with contextlib.suppress(OSError):  # a spill thread tries again, and says why it cannot
+                self._make_dir()
         return payload
 
     def _pass_room_on(self) -> None:
@@ -223,19 +227,20 @@ class SpillingMemory(InMemory):
         files.remove([path])  # removed or reset while it was written
 
     def _make_dir(self) -> Any:
-        """Make the spill directory (on a spill thread, on first need) and say where it is."""
+        """Make the spill directory and say where it is: by the store that first passes the limit, before it
+        returns (a spill thread makes it if that failed)."""
         from .disk.media_files import MediaFiles
 
-        with self._dir_lock:  # the spill threads start together
+        with self._dir_lock:  # the store and the spill threads may get here together
             if self._files is not None:
                 return self._files
             path = Path(tempfile.mkdtemp(prefix="kvsmock-spill-"))
             files = MediaFiles(path)
             atexit.register(self._close, path)
+            log.warning("kvsmock: stored media passed the memory limit of %d bytes; the oldest now "
+                        "spills to %s", self.limit, path)
             with self._lock:
                 self._dir, self._files = path, files
-        log.warning("kvsmock: stored media passed the memory limit of %d bytes; the oldest now "
-                    "spills to %s", self.limit, path)
         return files
 
     def _close(self, path: Path) -> None:
