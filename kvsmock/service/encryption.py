@@ -181,8 +181,8 @@ class StreamKeys:
         _provider.check(self.account_id, self.region, self.key_id)
 
     def current(self) -> DataKey:
-        """The data key to seal with now (a new one after 45 minutes of emulator time)."""
-        self.check()
+        """The data key to seal with now (a new one after 45 minutes of emulator time); the caller has
+        :meth:`check`-ed the stream's KMS key."""
         now = clock.now()
         with self._lock:
             key = self._current
@@ -194,11 +194,14 @@ class StreamKeys:
 
     def begin(self, expected_size: int, writer: MediaWriter | None = None) -> Sealing:
         """Start sealing a fragment of about ``expected_size`` bytes under the current data key, also into
-        ``writer`` if given (raises KmsKeyError if the key is unusable)."""
+        ``writer`` if given; the caller has checked the stream's KMS key (raises KmsKeyError if no data
+        key can be made)."""
         return Sealing(self, self.current(), expected_size, writer)
 
     def seal(self, pieces: Sequence[Buffer]) -> Sealed:
-        """The bytes of ``pieces``, in order, sealed under the current data key (raises KmsKeyError)."""
+        """The bytes of ``pieces``, in order, sealed under the current data key (raises KmsKeyError if the
+        key is unusable)."""
+        self.check()
         return self.begin(sum(len(piece) for piece in pieces)).finish(pieces)
 
 

@@ -221,10 +221,9 @@ class PutMediaSession:
         if self.fault is not None and self.fault.latency_s:
             time.sleep(self.fault.latency_s)  # a fault rule's delay, before each fragment's ACKs
         try:
+            self.stream.keys.check()  # the key may have been disabled while the fragment arrived
             if sealing is None:
                 sealing = self.stream.keys.begin(fragment.size)
-            else:
-                self.stream.keys.check()  # the key may have been disabled while the fragment arrived
         except KmsKeyError as err:
             return self._error(ErrorId(err.error_id), fragment.timecode, number)
         self.current = self.sealing = None
