@@ -123,11 +123,10 @@ class DiskStore:
             raise StorageError(f"fragment {fragment.number} has no sealed payload to store")
         path = self.files.path(stream_arn, fragment.number)
         written = payload.written_to
-        if isinstance(written, MediaFileWriter) and written.path == path and written.written == len(payload.ciphertext):
-            written.finish()  # written as it arrived: what is left is the flush
+        if isinstance(written, MediaFileWriter):  # written as it arrived (media_writer): what is left is the flush
+            assert written.path == path
+            written.finish()
         else:
-            if written is not None:
-                written.abort()
             self.files.write(path, payload.ciphertext)
         header_key = (fragment.header.ebml_header, fragment.header.segment_header)
         data_key = payload.data_key
