@@ -44,6 +44,7 @@ __all__ = [
     "Sealed",
     "Sealing",
     "StreamKeys",
+    "Written",
     "key_provider",
     "set_key_provider",
 ]
@@ -144,8 +145,6 @@ class Sealed:
     nonce: bytes
     ciphertext: Buffer  #: bytes, or what a :class:`~kvsmock.service.media_memory.MediaBuffer` holds
     size: int  #: plaintext length
-    #: Where the ciphertext was also written as it was made (the durable store's file), if anywhere.
-    written_to: MediaWriter | None = None
 
     def open(self) -> bytes:
         """The plaintext, once the stream's KMS key has been checked."""
@@ -159,6 +158,23 @@ class Sealed:
 
     def __len__(self) -> int:
         return self.size
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Written:
+    """A fragment sealed into its writer (the durable store's file) as it arrived, and not kept in memory:
+    what the store needs to index it once the writer is finished."""
+
+    keys: StreamKeys
+    data_key: DataKey
+    nonce: bytes
+    writer: MediaWriter
+    size: int  #: plaintext length
+
+    @property
+    def stored_size(self) -> int:
+        """Bytes written (ciphertext and tag)."""
+        return self.size + _TAG_SIZE
 
 
 class StreamKeys:
@@ -202,7 +218,9 @@ class StreamKeys:
         """The bytes of ``pieces``, in order, sealed under the current data key (raises KmsKeyError if the
         key is unusable)."""
         self.check()
-        return self.begin(sum(len(piece) for piece in pieces)).finish(pieces)
+        sealed = self.begin(sum(len(piece) for piece in pieces)).finish(pieces)
+        assert isinstance(sealed, Sealed)  # no writer: kept in memory
+        return sealed
 
 
 class Sealing:
@@ -212,12 +230,13 @@ class Sealing:
     encrypted straight into the buffer that will keep it, never joined
     first, and the tag goes after the ciphertext as :class:`AESGCM` lays it
     out; with a ``writer``, the ciphertext is written there too as it is
-    made, :data:`WRITE_STEP` bytes or more at a time. A fragment sealed
-    while it arrives leaves only its last bytes and the tag to the moment it
-    is complete.
+    made, :data:`WRITE_STEP` bytes or more at a time, and only those are
+    held, in one buffer reused step after step (the fragment is read back
+    from where it was written). A fragment sealed while it arrives leaves
+    only its last bytes and the tag to the moment it is complete.
     """
 
-    __slots__ = ("keys", "data_key", "nonce", "size", "writer", "_encryptor", "_expected", "_out", "_unwritten")
+    __slots__ = ("keys", "data_key", "nonce", "size", "writer", "_encryptor", "_expected", "_out")
 
     def __init__(self, keys: StreamKeys, data_key: DataKey, expected_size: int, writer: MediaWriter | None = None):
         self.keys = keys
@@ -229,7 +248,6 @@ class Sealing:
         self._encryptor = Cipher(algorithms.AES(data_key.plaintext_for(keys)), modes.GCM(self.nonce)).encryptor()
         self._expected = expected_size
         self._out: MediaBuffer | None = None  # made with the first bytes
-        self._unwritten = 0  # where the ciphertext not yet given to the writer starts
 
     def add(self, pieces: Sequence[Buffer]) -> None:
         """Seal the next bytes of the fragment."""
@@ -239,21 +257,24 @@ class Sealing:
             # update_into wants room for a block beyond the piece; for GCM it writes the piece's length.
             out.wrote(encryptor.update_into(piece, out.room(size + _TAG_SIZE - 1)))
             self.size += size
-        if self.writer is not None and out.written - self._unwritten >= WRITE_STEP:
+        if self.writer is not None and out.written >= WRITE_STEP:
             self._write()
 
     def _buffer(self) -> MediaBuffer:
         if self._out is None:
-            self._out = MediaBuffer(self._expected + _TAG_SIZE)
+            if self.writer is None:
+                self._out = MediaBuffer(self._expected + _TAG_SIZE)
+            else:  # a step, the piece that completes it and room for the next piece
+                self._out = MediaBuffer(2 * WRITE_STEP, kept=False)
         return self._out
 
     def _write(self) -> None:
         assert self.writer is not None
         out = self._buffer()
-        self.writer.write(out.view(self._unwritten))
-        self._unwritten = out.written
+        self.writer.write(out.view(0))
+        out.clear()
 
-    def finish(self, pieces: Sequence[Buffer]) -> Sealed:
+    def finish(self, pieces: Sequence[Buffer]) -> Sealed | Written:
         """The sealed fragment, given all of its bytes (``pieces``): those not yet added are sealed first."""
         skip = self.size
         rest: list[Buffer] = []
@@ -270,7 +291,8 @@ class Sealing:
         out.wrote(_TAG_SIZE)
         if self.writer is not None:
             self._write()
-        return Sealed(self.keys, self.data_key, self.nonce, out.done(), self.size, self.writer)
+            return Written(self.keys, self.data_key, self.nonce, self.writer, self.size)
+        return Sealed(self.keys, self.data_key, self.nonce, out.done(), self.size)
 
     def abort(self) -> None:
         """The fragment will not be stored: what was written of it is given up."""

@@ -16,7 +16,9 @@ mapping that turns out too small is moved to a larger place by the kernel
 written); when the fragment is complete it is cut to what was written.
 
 Small fragments, and any fragment once :data:`MAX_MAPPINGS` are live (the
-kernel allows a process about 65,000 mappings), take ordinary memory.
+kernel allows a process about 65,000 mappings), take ordinary memory; so does
+a buffer that only passes bytes on (``kept=False``: a fragment written to
+disk as it arrives), which is cleared and reused as each step is written.
 """
 
 from __future__ import annotations
@@ -65,14 +67,15 @@ def _allocate(size: int) -> _Mapping | bytearray:
 class MediaBuffer:
     """A fragment's stored bytes, written at the end as they come (see the module docstring).
 
-    ``capacity``: the bytes the fragment is expected to take. Views that
+    ``capacity``: the bytes the fragment is expected to take (or, not
+    ``kept``, the bytes held at once between :meth:`clear` calls). Views that
     :meth:`room` hands out must be dropped before the next call.
     """
 
     __slots__ = ("_memory", "written")
 
-    def __init__(self, capacity: int) -> None:
-        self._memory = _allocate(max(capacity, 1))
+    def __init__(self, capacity: int, kept: bool = True) -> None:
+        self._memory = _allocate(max(capacity, 1)) if kept else bytearray(capacity)
         #: Bytes written so far.
         self.written = 0
 
@@ -90,6 +93,10 @@ class MediaBuffer:
     def view(self, start: int) -> memoryview:
         """What was written from ``start`` on (drop it before the next :meth:`room`)."""
         return memoryview(self._memory)[start : self.written]
+
+    def clear(self) -> None:
+        """Forget what was written (it has been passed on): the next :meth:`room` starts at the beginning."""
+        self.written = 0
 
     def done(self) -> memoryview:
         """What was written, the rest given back; nothing more is written after this."""

@@ -26,7 +26,7 @@ from .. import clock
 from ..errors import KmsKeyError
 from ..media import ErrorId
 from .delivery_queue import DeliveryQueue
-from .encryption import Sealing
+from .encryption import Sealing, Written
 from .faults import Strike
 from .fragments import MediaHeader, StoredFragment
 from .persistence import StorageError, persistence
@@ -228,9 +228,9 @@ class PutMediaSession:
             return self._error(ErrorId(err.error_id), fragment.timecode, number)
         self.current = self.sealing = None
         sealed = sealing.finish(fragment.cluster_pieces)
-        persisted = self._persists()
-        if not persisted and sealed.written_to is not None:  # the stream stopped retaining data meanwhile
-            sealed.written_to.abort()
+        # A fragment begun on disk is persisted even if the stream stopped retaining data meanwhile: its
+        # bytes are only there (it expires with the stream's retention, as any other).
+        persisted = isinstance(sealed, Written) or self._persists()
         stored = StoredFragment(
             number=number,
             server_timestamp=round(server_timestamp, 3),

@@ -247,7 +247,9 @@ def test_a_fragment_sealed_as_it_arrives_is_what_aes_gcm_makes_of_it_whole():
 
 
 def test_a_writer_gets_the_ciphertext_in_steps_as_it_is_made():
-    from kvsmock.service.encryption import WRITE_STEP
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from kvsmock.service.encryption import WRITE_STEP, Written
 
     class Collect:
         def __init__(self):
@@ -268,8 +270,11 @@ def test_a_writer_gets_the_ciphertext_in_steps_as_it_is_made():
         if start + 20_000 >= 2 * WRITE_STEP:
             assert writer.writes  # some of it went out before the fragment was complete
     sealed = sealing.finish([data])
-    assert b"".join(writer.writes) == bytes(sealed.ciphertext) and sealed.written_to is writer
+    assert isinstance(sealed, Written) and sealed.writer is writer and sealed.size == len(data)
+    assert b"".join(writer.writes) == AESGCM(sealed.data_key.plaintext).encrypt(sealed.nonce, data, None)
+    assert sealed.stored_size == len(data) + 16
     assert len(writer.writes) <= len(data) // WRITE_STEP + 1 and all(len(w) >= WRITE_STEP for w in writer.writes[:-1])
+    assert max(len(w) for w in writer.writes) < WRITE_STEP + 20_000  # a step at a time: only that much is held
 
 
 def test_an_upload_is_sealed_as_it_arrives_and_stored_as_sent():

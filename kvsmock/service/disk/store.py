@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..channels import SignalingChannel
-from ..encryption import DataKey, Sealed
+from ..encryption import DataKey, Sealed, Written
 from ..fragments import MediaHeader, StoredFragment
 from ..identifiers import parse_arn
 from ..persistence import StorageError
@@ -119,15 +119,14 @@ class DiskStore:
 
     def store_fragment(self, stream_arn: str, fragment: StoredFragment) -> Any:
         payload = fragment.payload
-        if not isinstance(payload, Sealed):  # already on disk (never happens twice) or not sealed
-            raise StorageError(f"fragment {fragment.number} has no sealed payload to store")
         path = self.files.path(stream_arn, fragment.number)
-        written = payload.written_to
-        if isinstance(written, MediaFileWriter):  # written as it arrived (media_writer): what is left is the flush
-            assert written.path == path
-            written.finish()
-        else:
+        if isinstance(payload, Written):  # written as it arrived (media_writer): what is left is the flush
+            assert isinstance(payload.writer, MediaFileWriter) and payload.writer.path == path
+            payload.writer.finish()
+        elif isinstance(payload, Sealed):
             self.files.write(path, payload.ciphertext)
+        else:  # already on disk (never happens twice) or not sealed
+            raise StorageError(f"fragment {fragment.number} has no sealed payload to store")
         header_key = (fragment.header.ebml_header, fragment.header.segment_header)
         data_key = payload.data_key
         made: dict[str, Any] = {}  # the header and data-key rows this step inserted (undone on rollback)
@@ -149,7 +148,7 @@ class DiskStore:
                 (
                     stream_arn, fragment.number, fragment.server_timestamp, fragment.producer_timestamp,
                     fragment.duration_ms, header_id, key_id, payload.nonce, payload.size,
-                    len(payload.ciphertext), fragment.tags_after, json.dumps(fragment.producer_tags),
+                    payload.stored_size, fragment.tags_after, json.dumps(fragment.producer_tags),
                     fragment.frame_count, fragment.stored_at,
                 ),
             )
@@ -174,7 +173,7 @@ class DiskStore:
             self.files.remove([path])
             raise StorageError(f"cannot index fragment {fragment.number}: {exc}") from exc
         return SealedFile(
-            payload.keys, data_key, payload.nonce, self.files, str(path), len(payload.ciphertext), payload.size
+            payload.keys, data_key, payload.nonce, self.files, str(path), payload.stored_size, payload.size
         )
 
     def fragment_tags_grew(self, stream_arn: str, fragment: StoredFragment) -> None:
