@@ -74,16 +74,48 @@ def test_a_fragment_is_written_as_it_arrives_and_removed_if_the_upload_is_cut(st
     from helpers.producers import big_fragment, split_at_clusters
     from kvsmock.service.put_media import PutMediaSession
 
-    stream = Stream(name="cam", arn=ARN, region="us-east-1", account_id="123456789012", creation_time=1.0,
-                    kms_key_id="key", data_retention_hours=24)
-    store.save_resource(stream)
+    stream = _retaining_stream(store)
     header, (cluster,) = split_at_clusters(big_fragment())
     session = PutMediaSession(stream, "ABSOLUTE")
     half = header + cluster[: len(cluster) // 2]
-    acks = [a for start in range(0, len(half), 20_000) for a in session.feed(half[start : start + 20_000])]
-    assert [a["EventType"] for a in acks] == ["BUFFERING"]
+    assert [a["EventType"] for a in _feed(session, half)] == ["BUFFERING"]
     (growing,) = store.files.root.rglob("*.frag")
     assert growing.stat().st_size >= len(cluster) // 3  # its sealed bytes so far, on disk already
     session.finish()  # the client went away: the fragment will never be stored
     assert not growing.exists() and list(store.files.root.rglob("*.frag")) == []
     assert stream.store.snapshot() == []
+
+
+def test_a_files_directory_is_flushed_when_the_file_is_made_not_before_its_ack(store, monkeypatch):
+    from helpers.producers import big_fragment, split_at_clusters
+    from kvsmock.service.disk import media_files
+    from kvsmock.service.put_media import PutMediaSession
+
+    flushed: list = []
+    fsync_dir = media_files._fsync_dir
+    monkeypatch.setattr(media_files, "_fsync_dir", lambda path: (flushed.append(path), fsync_dir(path)))
+    stream = _retaining_stream(store)
+    header, (cluster,) = split_at_clusters(big_fragment())
+    session = PutMediaSession(stream, "ABSOLUTE")
+    half = len(header) + len(cluster) // 2
+    _feed(session, (header + cluster)[:half])
+    (growing,) = store.files.root.rglob("*.frag")
+    assert growing.parent in flushed  # its directory entry is on disk while the fragment still arrives
+    flushed.clear()
+    acks = _feed(session, (header + cluster)[half:]) + session.close()
+    assert [a["EventType"] for a in acks] == ["RECEIVED", "PERSISTED"]
+    assert flushed == []  # the ACK waited for the file and the index, not for the directory again
+    (stored,) = stream.store.snapshot()
+    assert stored.payload.open() == cluster
+
+
+def _retaining_stream(store: DiskStore) -> Stream:
+    stream = Stream(name="cam", arn=ARN, region="us-east-1", account_id="123456789012", creation_time=1.0,
+                    kms_key_id="key", data_retention_hours=24)
+    store.save_resource(stream)
+    return stream
+
+
+def _feed(session, data: bytes) -> list[dict]:
+    """``data`` fed as a camera sends it, 20 kB at a time; the ACKs."""
+    return [a for start in range(0, len(data), 20_000) for a in session.feed(data[start : start + 20_000])]

@@ -16,8 +16,8 @@ Layout of ``DIR``::
 
 A fragment is durable when its index row is committed. Its file is written
 as the fragment arrives (and removed if the upload is cut before it is
-complete); before PutMedia acknowledges it PERSISTED the file is fsynced (and
-its directory), then the row is committed with SQLite's ``synchronous=FULL``
+complete; its directory is fsynced as soon as it is made); before PutMedia
+acknowledges it PERSISTED the file is fsynced, then the row is committed with SQLite's ``synchronous=FULL``
 (the WAL is fsynced); fragments stored at the same moment share one commit
 (see ``group_commit``). Resource records and expiry are committed with
 ``synchronous=NORMAL``: they survive the process being killed at once, and a

@@ -39,13 +39,14 @@ class MediaFiles:
 
         Raises :class:`StorageError` (and leaves no file) if the disk refuses.
         """
-        writer = self.writer(path)
+        writer = self.writer(path, durable)
         writer.write(data)
-        writer.finish(durable)
+        writer.finish()
 
-    def writer(self, path: Path) -> MediaFileWriter:
-        """A writer for the file at ``path``, to be written piece by piece."""
-        return MediaFileWriter(self.root, path)
+    def writer(self, path: Path, durable: bool = True) -> MediaFileWriter:
+        """A writer for the file at ``path``, to be written piece by piece (``durable``: its directory entry
+        is flushed too)."""
+        return MediaFileWriter(self.root, path, durable)
 
     def read(self, path: str | Path, size: int) -> bytes:
         """The bytes of ``path``, checked against the size they were written with (their
@@ -97,15 +98,18 @@ class MediaFileWriter:
     pages for each one (on a VM whose host backs guest memory lazily, about
     3 ms of CPU per MB written, five times the cost of the flush). By the
     time the fragment is complete most of it is on disk, and :meth:`finish`
-    has little left to flush. A write that fails is remembered and raised by
+    has little left to flush. A ``durable`` file's directory is flushed as
+    soon as the file is made, so its entry is on disk long before the
+    fragment is acknowledged. A write that fails is remembered and raised by
     :meth:`finish`; :meth:`abort` removes what was written.
     """
 
-    __slots__ = ("root", "path", "written", "_fd", "_failure")
+    __slots__ = ("root", "path", "durable", "written", "_fd", "_failure")
 
-    def __init__(self, root: Path, path: Path):
+    def __init__(self, root: Path, path: Path, durable: bool = True):
         self.root = root
         self.path = path
+        self.durable = durable
         #: Bytes written so far.
         self.written = 0
         self._fd: int | None = None
@@ -125,9 +129,8 @@ class MediaFileWriter:
         except OSError as exc:  # kept without its traceback, which would hold ``data`` (a view of the caller's buffer)
             self._failure = OSError(exc.errno, exc.strerror)
 
-    def finish(self, durable: bool = True) -> None:
-        """Flush the file (``durable``: and its directory); raises :class:`StorageError`, leaving no file, if the
-        disk refused any of it."""
+    def finish(self) -> None:
+        """Flush the file; raises :class:`StorageError`, leaving no file, if the disk refused any of it."""
         try:
             if self._failure is not None:
                 raise self._failure
@@ -138,8 +141,6 @@ class MediaFileWriter:
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
             finally:
                 os.close(fd)
-            if durable:
-                _fsync_dir(self.path.parent)
         except OSError as exc:
             self.abort()
             raise StorageError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
@@ -157,8 +158,11 @@ class MediaFileWriter:
         parent = self.path.parent
         if not parent.exists():
             parent.mkdir(parents=True, exist_ok=True)
-            _fsync_dir(self.root)
+            if self.durable:
+                _fsync_dir(self.root)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        if self.durable:
+            _fsync_dir(parent)
         return self._fd
 
 
