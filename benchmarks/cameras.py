@@ -15,10 +15,13 @@ sent at the start of fragment k+1. Cameras start staggered over one fragment
 (cameras are not synchronised), each on its own stream
 (``DataRetentionInHours`` 1).
 
-All cameras and readers run as coroutines on one asyncio event loop (asyncio
-streams) in this process, so the client uses at most one core of the two
-and its CPU is measured too (with its event loop's lag and how late frames
-went out): if the client is the bottleneck, the table says so.
+All cameras run as coroutines on one asyncio event loop (asyncio streams) in
+this process, so they use at most one core of the two and their CPU is
+measured too (with the event loop's lag and how late frames went out): if
+the client is the bottleneck, the table says so. The readers run in
+``--reader-processes`` processes of their own (default 4), each on its own
+event loop, so that reading M copies of every fragment is not one client
+thread's work.
 
 Measured per variant (a fresh server each time; ``--seconds`` per variant;
 the server in memory and with ``--data-dir`` (a temporary directory, deleted
@@ -53,8 +56,8 @@ of streams at once is more than the service allows (50 CreateStream calls a
 second per account); the reader variants keep the service's quotas, the
 connection limit being part of what they show, unless ``--reader-quotas off``
 (every reader admitted: the cost of fanning one stream out to M readers,
-with the limit raised for the benchmark only). Each reader is a plain
-asyncio protocol that scans what the socket gives where it lands, so the
+with the limit raised for the benchmark only). Each reader reads into a
+buffer of its own and looks only for the tags (``ViewerProtocol``), so the
 client's cost per reader stays small next to the server's.
 
 Variants run alternately (memory and ``--data-dir`` interleaved, their order
@@ -64,7 +67,7 @@ PERSISTED, sent >= 97 % of offered, ACK p99 under one fragment), the larger
 counts of ``--more`` are tried, one round each, while they hold.
 
     python benchmarks/cameras.py [--quick] [--seconds 60] [--cameras 1,10,100,300] [--more 500,1000]
-                                 [--readers 1,10,50] [--reader-seconds 30] [--rounds 2]
+                                 [--readers 1,10,50] [--reader-seconds 30] [--reader-processes 4] [--rounds 2]
                                  [--batch-frames 1] [--tmp /tmp] [--no-write]
 
 ``--quick`` is a smoke run (10 s, N = 1, 10, M = 1, 10, one round) that does
@@ -315,67 +318,71 @@ class Viewer:
     whole: dict[str, float] = field(default_factory=dict)  # fragment number -> its trailing tags seen
 
 
-class Dechunker:
-    """Chunked transfer decoding, fed in arbitrary pieces."""
+class ViewerProtocol(asyncio.BufferedProtocol):
+    """One GetMedia reader: the socket reads into one buffer of the reader's own, which is scanned in place
+    for each chunk's FRAGMENT_NUMBER tag (and its value) and its trailing CONTINUATION_TOKEN.
 
-    def __init__(self) -> None:
-        self.pending = b""
-        self.left = 0
-        self.skip = 0
-        self.done = False
+    Nothing is copied or decoded but the tags: so the client's cost per reader stays small next to the
+    server's. The response's chunked framing is not undone; the tags' names never straddle an HTTP chunk (the
+    server sends each tag block whole) and random frame payloads do not contain them. The bytes at the end
+    of a read where a tag may begin are kept at the front of the buffer for the next.
+    """
 
-    def feed(self, data: bytes) -> list[bytes]:
-        out: list[bytes] = []
-        if self.pending:
-            data, self.pending = self.pending + data, b""
-        pos, n = 0, len(data)
-        while pos < n and not self.done:
-            if self.left:
-                take = min(self.left, n - pos)
-                out.append(data[pos : pos + take])
-                pos += take
-                self.left -= take
-                if not self.left:
-                    self.skip = 2
-            elif self.skip:
-                take = min(self.skip, n - pos)
-                pos += take
-                self.skip -= take
-            else:
-                end = data.find(b"\r\n", pos)
-                if end < 0:
-                    self.pending = data[pos:]
-                    break
-                size = int(data[pos:end].split(b";")[0], 16)
-                pos = end + 2
-                if size == 0:
-                    self.done = True
-                self.left = size
-        return out
+    SIZE = 1024 * 1024
+    KEEP = max(len(FRAGMENT_NUMBER), len(CONTINUATION_TOKEN)) - 1  # a tag cut by the end of a read
+    END = b"\r\n0\r\n\r\n"  # the last chunk of a chunked response
 
-
-class TagScanner:
-    """Finds each GetMedia chunk's FRAGMENT_NUMBER (and its value) and its trailing CONTINUATION_TOKEN."""
-
-    TAIL = len(CONTINUATION_TOKEN) + 96
-
-    def __init__(self, viewer: Viewer):
-        self.viewer = viewer
-        self.carry = b""
+    def __init__(self, viewer: Viewer, request: bytes, done: asyncio.Future):
+        self.viewer, self.request, self.done = viewer, request, done
+        self.buf = bytearray(self.SIZE)
+        self.kept = 0  # bytes at the front of ``buf`` carried over from the last read
+        self.head = b""
+        self.status: int | None = None
         self.current: str | None = None
+        self.transport: asyncio.Transport | None = None
 
-    def feed(self, data: bytes, now: float) -> None:
-        buf, self.carry = self.carry + data, b""
-        pos = 0
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        self.transport = transport
+        transport.write(self.request)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return memoryview(self.buf)[self.kept :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        now = time.monotonic()
+        buf, end, start = self.buf, self.kept + nbytes, 0
+        self.kept = 0
+        if self.status is None:
+            at = buf.find(b"\r\n\r\n", 0, end)
+            if at < 0:
+                self.head += bytes(buf[:end])
+                return
+            head = self.head + bytes(buf[: at + 4])
+            self.status, start = int(head.split(b" ", 2)[1]), at + 4
+            self.head = head
+            if self.status == 200:
+                self.viewer.admitted = True
+        if self.status != 200:
+            self.head += bytes(buf[start:end])
+            return
+        keep_from = self.scan(start, end, now)
+        if buf.endswith(self.END, 0, end) and not self.done.done():
+            self.done.set_result(None)
+        self.kept = end - keep_from
+        buf[: self.kept] = buf[keep_from:end]
+
+    def scan(self, pos: int, end: int, now: float) -> int:
+        """Note the tags in ``buf[pos:end]``; returns where the bytes to look at again with the next read start."""
+        buf = self.buf
         while True:
-            i = buf.find(FRAGMENT_NUMBER, pos)
-            j = buf.find(CONTINUATION_TOKEN, pos)
+            i = buf.find(FRAGMENT_NUMBER, pos, end)
+            j = buf.find(CONTINUATION_TOKEN, pos, end)
             if i >= 0 and (j < 0 or i < j):
-                value_at = i + len(FRAGMENT_NUMBER)
-                parsed = self._value(buf, value_at)
-                if parsed is None:  # the value has not arrived yet
-                    self.carry = buf[i:]
-                    return
+                parsed = self._value(i + len(FRAGMENT_NUMBER), end)
+                if parsed is None:
+                    if end - i < 200:  # the value has not arrived yet
+                        return i
+                    parsed = "?", i + len(FRAGMENT_NUMBER)  # not a value after all
                 number, pos = parsed
                 self.current = number
                 self.viewer.first.setdefault(number, now)
@@ -385,65 +392,24 @@ class TagScanner:
                     self.current = None
                 pos = j + len(CONTINUATION_TOKEN)
             else:
-                self.carry = buf[max(pos, len(buf) - self.TAIL):]
-                return
+                return max(pos, end - self.KEEP)
 
-    @staticmethod
-    def _value(buf: bytes, pos: int) -> tuple[str, int] | None:
-        got = ebml.read_id(buf, pos)
+    def _value(self, pos: int, end: int) -> tuple[str, int] | None:
+        window = bytes(self.buf[pos : min(end, pos + 96)])
+        got = ebml.read_id(window, 0)
         if got is None:
             return None
         element_id, id_width = got
         if element_id != ids.TAG_STRING:
             return "?", pos
-        size = ebml.read_vint(buf, pos + id_width)
+        size = ebml.read_vint(window, id_width)
         if size is None:
             return None
         length, width = size
-        start = pos + id_width + width
-        if length is None or start + length > len(buf):
+        start = id_width + width
+        if length is None or start + length > len(window):
             return None
-        return buf[start : start + length].decode(errors="replace"), start + length
-
-
-class ViewerProtocol(asyncio.Protocol):
-    """One GetMedia reader on a plain asyncio protocol: each piece the socket gives is scanned where it
-    lands (no stream buffer in between), so the client's cost per reader stays small next to the server's."""
-
-    def __init__(self, viewer: Viewer, request: bytes, done: asyncio.Future):
-        self.viewer, self.request, self.done = viewer, request, done
-        self.head = b""
-        self.chunked = False
-        self.status: int | None = None
-        self.dechunk, self.scanner = Dechunker(), TagScanner(viewer)
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport) -> None:  # type: ignore[override]
-        self.transport = transport
-        transport.write(self.request)
-
-    def data_received(self, data: bytes) -> None:
-        now = time.monotonic()
-        if self.status is None:
-            self.head += data
-            end = self.head.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head, data = self.head[: end + 4], self.head[end + 4 :]
-            self.status = int(head.split(b" ", 2)[1])
-            if self.status != 200:
-                self.head = head + data
-                return
-            self.viewer.admitted = True
-            self.chunked = b"transfer-encoding: chunked" in head.lower()
-            self.head = b""
-        if self.status != 200:
-            self.head += data
-            return
-        for piece in (self.dechunk.feed(data) if self.chunked else [data]):
-            self.scanner.feed(piece, now)
-        if self.dechunk.done and not self.done.done():
-            self.done.set_result(None)
+        return window[start : start + length].decode(errors="replace"), pos + start + length
 
     def connection_lost(self, exc) -> None:  # type: ignore[override]
         if self.status is not None and self.status != 200:
@@ -476,6 +442,42 @@ async def run_viewer(viewer: Viewer, port: int, stream: str, stop_at: float) -> 
         transport.close()
 
 
+def split(items: list, parts: int) -> list[list]:
+    """``items`` in up to ``parts`` groups of nearly equal size (none empty)."""
+    parts = max(1, min(parts, len(items)))
+    return [items[i::parts] for i in range(parts)]
+
+
+async def viewers_in_process(viewers: list[Viewer], port: int, stream: str, stop_at: float) -> None:
+    """Run ``viewers`` in a process of their own (``--viewers-child``), filling them in from what it reports.
+
+    Both processes' event loops keep time on the system's monotonic clock, so the times a child reports
+    compare directly with the camera's."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--viewers-child", str(port), stream, str(len(viewers)), repr(stop_at),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await child.communicate()
+    reports = json.loads(out) if child.returncode == 0 else []
+    for viewer, report in zip(viewers, reports):
+        for key, value in report.items():
+            setattr(viewer, key, value)
+    if len(reports) != len(viewers):
+        for viewer in viewers[len(reports):]:
+            viewer.failure = f"the readers' process ended with {child.returncode}"
+
+
+def viewers_child(port: int, stream: str, count: int, stop_at: float) -> None:
+    """``count`` readers of ``stream`` on this process's own event loop; prints what each saw (JSON)."""
+    viewers = [Viewer() for _ in range(count)]
+
+    async def run() -> None:
+        await asyncio.gather(*(run_viewer(v, port, stream, stop_at) for v in viewers))
+
+    asyncio.run(run())
+    print(json.dumps([vars(v) for v in viewers]))
+
+
 # ---------------------------------------------------------------- one variant
 async def loop_lag(samples: list[float], until: float) -> None:
     """How late the event loop wakes a 10 ms sleep: a busy client shows here."""
@@ -501,9 +503,10 @@ def log_tracebacks(server: KvsServer) -> tuple[int, str]:
 
 
 async def stream_cameras(server: KvsServer, media: Media, streams: list[str], seconds: int,
-                         viewers: list[Viewer] | None = None) -> dict:
-    """N cameras (one per stream) for ``seconds`` each, plus ``viewers`` on the first stream; measures the window
-    in which every camera streams (from the last camera's start to the first camera's end)."""
+                         viewers: list[Viewer] | None = None, reader_processes: int = 1) -> dict:
+    """N cameras (one per stream) for ``seconds`` each, plus ``viewers`` on the first stream (spread over
+    ``reader_processes`` processes); measures the window in which every camera streams (from the last camera's
+    start to the first camera's end)."""
     loop = asyncio.get_running_loop()
     n = len(streams)
     fragments = max(2, seconds // FRAGMENT_S)
@@ -530,7 +533,10 @@ async def stream_cameras(server: KvsServer, media: Media, streams: list[str], se
     if viewers:
         stop_at = base + fragments * FRAGMENT_S + 3
         await asyncio.sleep(max(0.0, base + 0.3 - loop.time()))  # NOW: after the camera has started
-        viewer_tasks = [asyncio.create_task(run_viewer(v, server.port, streams[0], stop_at)) for v in viewers]
+        viewer_tasks = [
+            asyncio.create_task(viewers_in_process(group, server.port, streams[0], stop_at))
+            for group in split(viewers, reader_processes)
+        ]
     await asyncio.sleep(max(0.0, window[0] - loop.time()))
     lag_task = asyncio.create_task(loop_lag(lags, window[1]))
     pid = server.process.pid
@@ -601,7 +607,7 @@ def free_bytes(path: Path) -> int:
 
 
 def run_variant(mode: str, n: int, seconds: int, media: Media, tmp: Path, readers: int = 0,
-                reader_quotas: str = "service") -> dict:
+                reader_quotas: str = "service", reader_processes: int = 1) -> dict:
     """A fresh server, N cameras (or one camera and ``readers`` readers), the server stopped, its files deleted."""
     need = int(n * media.fragment_bytes / FRAGMENT_S * (seconds + 10) * 1.2) + 2 * 1024 * MB
     if free_bytes(tmp) < need:
@@ -615,7 +621,7 @@ def run_variant(mode: str, n: int, seconds: int, media: Media, tmp: Path, reader
         for name in streams:
             kv.create_stream(StreamName=name, DataRetentionInHours=RETENTION_HOURS)
         viewers = [Viewer() for _ in range(readers)]
-        result = asyncio.run(stream_cameras(server, media, streams, seconds, viewers or None))
+        result = asyncio.run(stream_cameras(server, media, streams, seconds, viewers or None, reader_processes))
         result["mode"] = mode
         if readers:
             cam = result["cams"][0]
@@ -769,6 +775,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reader-seconds", type=int, default=30)
     parser.add_argument("--reader-quotas", choices=["service", "off"], default="service",
                         help="the reader variants' --quotas: 'off' admits all M readers (the fan-out cost)")
+    parser.add_argument("--reader-processes", type=int, default=4,
+                        help="client processes the readers are spread over (each its own event loop)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-frames", type=int, default=1, help="frames per HTTP chunk (1: each at its due time)")
     parser.add_argument("--modes", default=",".join(MODES))
@@ -810,7 +818,8 @@ def main(argv: list[str] | None = None) -> int:
         for m in reader_counts:
             for mode in order:
                 reader_results.append(
-                    run_variant(mode, 1, args.reader_seconds, media, tmp, readers=m, reader_quotas=args.reader_quotas)
+                    run_variant(mode, 1, args.reader_seconds, media, tmp, readers=m, reader_quotas=args.reader_quotas,
+                                reader_processes=args.reader_processes)
                 )
                 note(reader_results[-1])
     largest = max(cameras, default=0)
@@ -836,8 +845,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Machine: {os.cpu_count()} CPUs, shared (other work ran too): load average (1/5/15 min) "
         f"{load_start[0]:.1f} / {load_start[1]:.1f} / {load_start[2]:.1f} at the start, "
-        f"{load_end[0]:.1f} / {load_end[1]:.1f} / {load_end[2]:.1f} at the end; the client (all cameras and "
-        f"readers on one asyncio event loop) can use one core. Run time {elapsed / 60:.1f} min. "
+        f"{load_end[0]:.1f} / {load_end[1]:.1f} / {load_end[2]:.1f} at the end; the cameras (one asyncio event "
+        f"loop) can use one core; the readers run in {args.reader_processes} processes of their own. Run time {elapsed / 60:.1f} min. "
         f"`python benchmarks/cameras.py{''.join(' ' + a for a in (argv if argv is not None else sys.argv[1:]))}`"
         + ("" if (argv if argv is not None else sys.argv[1:]) else " (the defaults)"),
         "",
@@ -873,4 +882,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--viewers-child"]:
+        viewers_child(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+        sys.exit(0)
     sys.exit(main())
