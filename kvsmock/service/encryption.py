@@ -163,13 +163,16 @@ class Sealed:
 @dataclass(frozen=True, eq=False, slots=True)
 class Written:
     """A fragment sealed into its writer (the durable store's file) as it arrived, and not kept in memory:
-    what the store needs to index it once the writer is finished."""
+    what the store needs to finish the file and index it."""
 
     keys: StreamKeys
     data_key: DataKey
     nonce: bytes
     writer: MediaWriter
     size: int  #: plaintext length
+    #: The last of the ciphertext (and the tag), not yet given to the writer: the store writes it as it
+    #: flushes the file.
+    tail: memoryview
 
     @property
     def stored_size(self) -> int:
@@ -290,8 +293,7 @@ class Sealing:
         out.room(_TAG_SIZE)[:] = self._encryptor.tag
         out.wrote(_TAG_SIZE)
         if self.writer is not None:
-            self._write()
-            return Written(self.keys, self.data_key, self.nonce, self.writer, self.size)
+            return Written(self.keys, self.data_key, self.nonce, self.writer, self.size, out.view(0))
         return Sealed(self.keys, self.data_key, self.nonce, out.done(), self.size)
 
     def abort(self) -> None:

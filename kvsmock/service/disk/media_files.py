@@ -39,9 +39,7 @@ class MediaFiles:
 
         Raises :class:`StorageError` (and leaves no file) if the disk refuses.
         """
-        writer = self.writer(path, durable)
-        writer.write(data)
-        writer.finish()
+        self.writer(path, durable).finish(data)
 
     def writer(self, path: Path, durable: bool = True) -> MediaFileWriter:
         """A writer for the file at ``path``, to be written piece by piece (``durable``: its directory entry
@@ -117,20 +115,33 @@ class MediaFileWriter:
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """The next bytes, handed to the kernel's write-back at once."""
-        if self._failure is not None or not data:
-            return
+        start = self.written
+        fd = self._put(data)
+        if fd is not None and self.written > start:
+            try:
+                os.posix_fadvise(fd, start, self.written - start, os.POSIX_FADV_DONTNEED)
+            except OSError as exc:
+                self._failure = OSError(exc.errno, exc.strerror)
+
+    def _put(self, data: bytes | bytearray | memoryview) -> int | None:
+        """Write ``data`` at the end; the file's descriptor, or None after a failure (kept for :meth:`finish`)."""
+        if self._failure is not None:
+            return None
         try:
             fd = self._fd if self._fd is not None else self._open()
-            view, start = memoryview(data), self.written
+            view = memoryview(data)
             while view:
                 count = os.write(fd, view)
                 view, self.written = view[count:], self.written + count
-            os.posix_fadvise(fd, start, self.written - start, os.POSIX_FADV_DONTNEED)
+            return fd
         except OSError as exc:  # kept without its traceback, which would hold ``data`` (a view of the caller's buffer)
             self._failure = OSError(exc.errno, exc.strerror)
+            return None
 
-    def finish(self) -> None:
-        """Flush the file; raises :class:`StorageError`, leaving no file, if the disk refused any of it."""
+    def finish(self, last: bytes | bytearray | memoryview = b"") -> None:
+        """Write the ``last`` bytes (the flush that follows writes them back) and flush the file; raises
+        :class:`StorageError`, leaving no file, if the disk refused any of it."""
+        self._put(last)
         try:
             if self._failure is not None:
                 raise self._failure

@@ -122,7 +122,7 @@ class DiskStore:
         path = self.files.path(stream_arn, fragment.number)
         if isinstance(payload, Written):  # written as it arrived (media_writer): what is left is the flush
             assert isinstance(payload.writer, MediaFileWriter) and payload.writer.path == path
-            payload.writer.finish()
+            payload.writer.finish(payload.tail)
         elif isinstance(payload, Sealed):
             self.files.write(path, payload.ciphertext)
         else:  # already on disk (never happens twice) or not sealed
