@@ -72,10 +72,11 @@ class MediaBuffer:
     :meth:`room` hands out must be dropped before the next call.
     """
 
-    __slots__ = ("_memory", "written")
+    __slots__ = ("_memory", "_kept", "written")
 
     def __init__(self, capacity: int, kept: bool = True) -> None:
-        self._memory = _allocate(max(capacity, 1)) if kept else bytearray(capacity)
+        self._kept = kept
+        self._memory = _allocate(max(capacity, 1)) if kept else bytearray(max(capacity, 1))
         #: Bytes written so far.
         self.written = 0
 
@@ -119,7 +120,7 @@ class MediaBuffer:
                 return
             except (OSError, BufferError):  # no room to move it (or a view still held): copy instead
                 pass
-        larger = _allocate(capacity)
+        larger = _allocate(capacity) if self._kept else bytearray(capacity)
         larger[: self.written] = memory[: self.written]
         self._memory = larger
 

@@ -297,3 +297,19 @@ def test_an_upload_is_sealed_as_it_arrives_and_stored_as_sent():
     assert [a["EventType"] for a in acks].count("PERSISTED") == 2
     stored = stream.store.fragments
     assert [f.payload.open() for f in stored] == clusters[:2]
+
+
+def test_a_buffer_that_passes_bytes_on_is_reused_and_stays_on_the_heap():
+    """``kept=False`` (a fragment written to disk as it arrives): cleared after each step, grown on the heap."""
+    from kvsmock.service import media_memory
+
+    buffer = media_memory.MediaBuffer(1000, kept=False)
+    before = media_memory.mapped_count()
+    for step in (b"a" * 800, b"b" * 3 * media_memory.MIN_MAPPED_SIZE):  # the second outgrows it
+        buffer.room(len(step))[:] = step
+        buffer.wrote(len(step))
+        passed = buffer.view(0)
+        assert bytes(passed) == step and isinstance(passed.obj, bytearray)
+        del passed
+        buffer.clear()
+    assert media_memory.mapped_count() == before
