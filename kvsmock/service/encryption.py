@@ -274,7 +274,7 @@ class Sealing:
     def _write(self) -> None:
         assert self.writer is not None
         out = self._buffer()
-        self.writer.write(out.view(0))
+        self.writer.write(out.view())
         out.clear()
 
     def finish(self, pieces: Sequence[Buffer]) -> Sealed | Written:
@@ -293,7 +293,7 @@ class Sealing:
         out.room(_TAG_SIZE)[:] = self._encryptor.tag
         out.wrote(_TAG_SIZE)
         if self.writer is not None:
-            return Written(self.keys, self.data_key, self.nonce, self.writer, self.size, out.view(0))
+            return Written(self.keys, self.data_key, self.nonce, self.writer, self.size, out.view())
         return Sealed(self.keys, self.data_key, self.nonce, out.done(), self.size)
 
     def abort(self) -> None:

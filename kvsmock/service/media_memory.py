@@ -91,9 +91,9 @@ class MediaBuffer:
         """``count`` more bytes were written into the last :meth:`room`."""
         self.written += count
 
-    def view(self, start: int) -> memoryview:
-        """What was written from ``start`` on (drop it before the next :meth:`room`)."""
-        return memoryview(self._memory)[start : self.written]
+    def view(self) -> memoryview:
+        """What was written (drop it before the next :meth:`room`)."""
+        return memoryview(self._memory)[: self.written]
 
     def clear(self) -> None:
         """Forget what was written (it has been passed on): the next :meth:`room` starts at the beginning."""

@@ -308,7 +308,7 @@ def test_a_buffer_that_passes_bytes_on_is_reused_and_stays_on_the_heap():
     for step in (b"a" * 800, b"b" * 3 * media_memory.MIN_MAPPED_SIZE):  # the second outgrows it
         buffer.room(len(step))[:] = step
         buffer.wrote(len(step))
-        passed = buffer.view(0)
+        passed = buffer.view()
         assert bytes(passed) == step and isinstance(passed.obj, bytearray)
         del passed
         buffer.clear()
