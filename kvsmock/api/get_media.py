@@ -30,7 +30,8 @@ from ..service.faults import GET_MEDIA_ERROR_CODES, Strike
 from ..service.fragments import StoredFragment, index_at_timestamp, millis_behind_now
 from ..service.persistence import CorruptMediaError
 from ..service.streams import Stream
-from .request import ApiRequest, ApiResponse, ConnectionDrop, then_dropped
+from .live_fan_out import live_fan_out
+from .request import ApiRequest, ApiResponse, ChunkSender, ConnectionDrop, then_dropped
 
 log = logging.getLogger("kvsmock")
 
@@ -166,7 +167,8 @@ def get_media(backend: KinesisVideoService, req: ApiRequest, params: dict[str, A
         stream, GET_MEDIA, backend.lock,
         f"The stream {stream.name} already has {LIMITS[GET_MEDIA]} GetMedia connections.",
     )
-    tail = _tail(stream, after, req.get_media_idle_timeout, req.client_gone, fault)
+    sender = req.chunk_sender if req.fault is None else None  # a fault rule's plan is applied by the reader
+    tail = _tail(stream, after, req.get_media_idle_timeout, req.client_gone, fault, sender)
     return ApiResponse(200, headers, tail, on_close=claim.let_go)
 
 
@@ -176,12 +178,15 @@ def _tail(
     idle_limit: float | None,
     client_gone: Callable[[], bool] | None = None,
     fault: FragmentFault | None = None,
+    sender: ChunkSender | None = None,
 ) -> Iterator[bytes]:
     """Chunks of the fragments numbered above ``after``, then new ones as they arrive (server mode).
 
     Ends as the module docstring says: idle (caught up, no PutMedia
     connection) for ``idle_limit`` seconds, the session limit, the stream
-    gone, or ``client_gone()``.
+    gone, or ``client_gone()``. With a ``sender`` (the connection), a
+    caught-up reader waits in the stream's fan-out, which sends it new
+    fragments (:mod:`.live_fan_out`).
     """
     store = stream.store
     opened = clock.now()
@@ -215,11 +220,16 @@ def _tail(
                 return
             wait = min(wait, CLIENT_CHECK_SECONDS)
         # Woken by a new fragment, the stream's deletion, or a PutMedia connection closing.
-        store.wait_for_newer(
-            after,
-            timeout=wait,
-            stop=lambda: stream.status != "ACTIVE" or stream.put_media_connections != producers,
-        )
+        def stop() -> bool:
+            return stream.status != "ACTIVE" or stream.put_media_connections != producers
+
+        if sender is None:
+            store.wait_for_newer(after, timeout=wait, stop=stop)
+        else:
+            after, sent = live_fan_out(stream, chunk_for).wait(stream, after, sender, wait, stop)
+            sender.flush()  # what the fan-out could not send at once, before anything else
+            if sent:
+                idle_since = time.monotonic()
         if producers:
             idle_since = time.monotonic()  # connected until about now
 

@@ -11,7 +11,7 @@ import functools
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from werkzeug.datastructures import Headers
@@ -47,6 +47,9 @@ class ApiRequest:
     #: Set by the server (``--get-media-idle-timeout``): seconds a caught-up live GetMedia keeps
     #: waiting while no PutMedia connection is open on its stream (None: up to the session limit).
     get_media_idle_timeout: float | None = DEFAULT_GET_MEDIA_IDLE_TIMEOUT
+    #: Set by the server on a plain connection: sends body chunks from another thread while the
+    #: request's own waits (a live GetMedia's fan-out, :mod:`kvsmock.api.live_fan_out`).
+    chunk_sender: "ChunkSender | None" = None
     #: The fault rule that struck this request (:mod:`kvsmock.service.faults`), for the handlers
     #: that apply it fragment by fragment (PutMedia, GetMedia).
     fault: "Strike | None" = None
@@ -105,6 +108,16 @@ class ApiRequest:
         for chunk in self.body:
             if chunk:
                 yield chunk
+
+
+class ChunkSender(Protocol):
+    """A streamed response's connection, written by another thread while the response's own waits."""
+
+    def send_now(self, pieces: list[bytes]) -> bool:
+        """Send ``pieces`` as body pieces without waiting: True when all went; else the rest goes at :meth:`flush`."""
+
+    def flush(self) -> None:
+        """Send what :meth:`send_now` left (waiting as long as it takes); raise the error that stopped it."""
 
 
 class ConnectionDrop(Exception):

@@ -155,6 +155,9 @@ class KvsServerApp:
             base_url = self.public_url or base_url_of(environ)
             req = make_request(request.method, request.url, request.headers, body_pieces(request), server_base_url=base_url)
             req.client_gone = peer_gone_probe(environ.get("werkzeug.socket"))  # a waiting GetMedia frees its slot
+            writer = environ.get(WRITER_KEY)
+            if writer is not None and writer.can_send_now:
+                req.chunk_sender = writer  # a caught-up live GetMedia is sent new fragments by its stream's fan-out
             req.get_media_idle_timeout = self.get_media_idle_timeout
             return self._send(environ, start_response, handle(req, backend_for))
 

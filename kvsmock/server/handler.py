@@ -24,20 +24,53 @@ class CoalescingWriter:
     (set by the response body for pieces that are ready together), a flush
     waits for the next. A TLS connection the client has closed fails a
     write as a reset connection, which werkzeug treats as a client gone.
+
+    On a plain socket another thread may send body chunks for the
+    connection's own while that one waits (:meth:`send_now`: a live
+    GetMedia's fan-out); what such a send leaves goes out first at the
+    connection's next flush.
     """
 
     #: Pieces up to this size are joined into one send; larger ones go out as they are (no copy), in one
     #: gathered send on a plain socket (``sendmsg``), piece by piece over TLS.
     JOIN_LIMIT = 64 * 1024
 
-    def __init__(self, raw: Any, sock: socket.socket | None = None):
+    def __init__(self, raw: Any, sock: socket.socket | None = None, chunked: bool = True):
         self._raw = raw
         #: The plain socket under ``raw`` (None over TLS): large pieces go out in one ``sendmsg``.
         self._sock = sock if sock is not None and not isinstance(sock, ssl.SSLSocket) else None
+        #: Whether werkzeug frames a streamed body in HTTP chunks (its protocol is HTTP/1.1).
+        self._chunked = chunked
         self._pending: list[bytes] = []
         self._size = 0
+        #: What :meth:`send_now` could not send at once, and the error that stopped it, if one did.
+        self._unsent: list[memoryview] = []
+        self._failed: OSError | None = None
         #: True while the response body has more pieces ready to go in the same write.
         self.holding = False
+
+    @property
+    def can_send_now(self) -> bool:
+        """Whether :meth:`send_now` works on this connection (a plain, blocking socket: not TLS, no timeout)."""
+        return self._sock is not None and self._sock.gettimeout() is None
+
+    def send_now(self, pieces: list[bytes]) -> bool:
+        """Send ``pieces`` as body chunks (as werkzeug frames them) without waiting for the socket; called
+        by another thread while the connection's own waits. True when all went; otherwise the rest (or
+        the error that stopped the send) is for the connection's own thread, at its next :meth:`flush`."""
+        assert self._sock is not None and not self._pending and not self._unsent and self._failed is None
+        framed: list[bytes] = []
+        for piece in pieces:
+            if self._chunked:
+                framed += [b"%x\r\n" % len(piece), piece, b"\r\n"]
+            else:
+                framed.append(piece)
+        try:
+            self._unsent = _send_gathered(self._sock, framed, socket.MSG_DONTWAIT)
+        except OSError as exc:
+            self._failed = exc
+            return False
+        return not self._unsent
 
     def write(self, data: Any) -> int:
         data = bytes(data)
@@ -48,6 +81,13 @@ class CoalescingWriter:
         return len(data)
 
     def flush(self) -> None:
+        if self._failed is not None:
+            failed, self._failed = self._failed, None
+            raise failed
+        if self._unsent:
+            assert self._sock is not None
+            unsent, self._unsent = self._unsent, []
+            _send_gathered(self._sock, unsent)
         if self.holding:
             return
         pending, self._pending, size, self._size = self._pending, [], self._size, 0
@@ -84,17 +124,22 @@ READ_BUFFER = 64 * 1024
 _IOV_MAX = min(os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 16, 1024)
 
 
-def _send_gathered(sock: socket.socket, pieces: list[bytes]) -> None:
-    """Send ``pieces`` in as few ``sendmsg`` calls as the socket takes (no joined copy)."""
+def _send_gathered(sock: socket.socket, pieces: list[bytes] | list[memoryview], flags: int = 0) -> list[memoryview]:
+    """Send ``pieces`` in as few ``sendmsg`` calls as the socket takes (no joined copy); what is left
+    when a send with ``flags`` (``MSG_DONTWAIT``) would have to wait."""
     views = [memoryview(piece) for piece in pieces if piece]
     while views:
-        sent = sock.sendmsg(views[:_IOV_MAX])
+        try:
+            sent = sock.sendmsg(views[:_IOV_MAX], [], flags)
+        except BlockingIOError:
+            return views
         while sent:
             if sent >= len(views[0]):
                 sent -= len(views.pop(0))
             else:
                 views[0] = views[0][sent:]
                 sent = 0
+    return views
 
 
 def request_handler(base: type) -> type:
@@ -119,7 +164,8 @@ def request_handler(base: type) -> type:
 
         def setup(self) -> None:
             super().setup()
-            self.wfile = CoalescingWriter(self.wfile, self.connection)  # type: ignore[has-type]
+            chunked = self.protocol_version >= "HTTP/1.1"  # as werkzeug decides it for a body of unknown length
+            self.wfile = CoalescingWriter(self.wfile, self.connection, chunked)  # type: ignore[has-type]
 
         def make_environ(self) -> dict:
             environ = super().make_environ()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from helpers.producers import RawPutMedia, fragment_media, split_at_clusters
 
 
@@ -60,3 +62,45 @@ def test_a_large_write_of_many_pieces_goes_out_whole():
     left.close()
     right.close()
     assert bytes(received) == b"".join(pieces)
+
+
+def test_a_send_from_another_thread_frames_chunks_and_leaves_the_rest_for_the_next_flush():
+    """``send_now`` (a live GetMedia's fan-out) never waits: what the socket does not take goes out, in order,
+    when the connection's own thread flushes; a failed send is raised there too."""
+    import socket
+    import threading
+
+    from kvsmock.server.handler import CoalescingWriter
+
+    left, right = socket.socketpair()
+    left.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+    writer = CoalescingWriter(left.makefile("wb", buffering=0), left)
+    assert writer.can_send_now
+    big = bytes(range(256)) * 4096  # 1 MiB: more than the socket takes at once
+    assert writer.send_now([b"head", big]) is False  # nobody reads yet: part is left
+    received = bytearray()
+
+    def drain() -> None:
+        while data := right.recv(1 << 16):
+            received.extend(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    writer.write(b"5\r\n")  # the connection's own next chunk goes after what was left
+    writer.write(b"after")
+    writer.write(b"\r\n")
+    writer.flush()
+    left.shutdown(socket.SHUT_WR)
+    reader.join(timeout=10)
+    assert bytes(received) == b"4\r\nhead\r\n%x\r\n" % len(big) + big + b"\r\n5\r\nafter\r\n"
+
+    left.close()
+    right.close()
+
+    left, right = socket.socketpair()
+    right.close()  # the client has gone
+    failed = CoalescingWriter(left.makefile("wb", buffering=0), left)
+    assert failed.send_now([b"x" * 100_000]) is False
+    with pytest.raises(BrokenPipeError):
+        failed.flush()
+    left.close()

@@ -1,0 +1,178 @@
+"""A stream's live GetMedia fan-out: caught-up readers are sent each new fragment by one thread, and get
+their own thread back whenever that is not enough."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from kvsmock import clock
+from kvsmock.api.get_media import chunk_for
+from kvsmock.api.live_fan_out import LiveFanOut
+from kvsmock.service import encryption
+from kvsmock.service.fragments import MediaHeader, StoredFragment
+from kvsmock.service.streams import Stream
+
+
+class Sender:
+    """A connection that records what the fan-out sends it, and from which thread."""
+
+    def __init__(self, whole: bool = True):
+        self.whole = whole
+        self.sent: list[bytes] = []
+        self.threads: list[str] = []
+        self.got = threading.Event()
+
+    def send_now(self, pieces: list[bytes]) -> bool:
+        self.sent.append(b"".join(pieces))
+        self.threads.append(threading.current_thread().name)
+        self.got.set()
+        return self.whole
+
+    def flush(self) -> None:
+        pass
+
+
+class Reader(threading.Thread):
+    """A caught-up GetMedia waiting in the fan-out until ``stop`` is set."""
+
+    def __init__(self, fan_out: LiveFanOut, stream: Stream, after: str, sender: Sender):
+        super().__init__(daemon=True)
+        self.args_ = (fan_out, stream, after, sender)
+        self.stop = threading.Event()
+        self.result: tuple[str, int] | None = None
+
+    def run(self) -> None:
+        fan_out, stream, after, sender = self.args_
+        self.result = fan_out.wait(stream, after, sender, 30, self.stop.is_set)
+
+
+@pytest.fixture
+def stream(monkeypatch):
+    monkeypatch.setattr(encryption, "_provider", encryption.LocalKeys())
+    monkeypatch.setattr(clock, "now", lambda: 1_700_000_000.0)  # the chunks' MILLIS_BEHIND_NOW stay the same
+    return Stream(name="cam", arn="arn:aws:kinesisvideo:us-east-1:123456789012:stream/cam/1", region="us-east-1",
+                  account_id="123456789012", creation_time=1.0, kms_key_id="key", data_retention_hours=1)
+
+
+def add(stream: Stream, text: bytes) -> StoredFragment:
+    fragment = StoredFragment(
+        number=stream.store.next_number(), server_timestamp=clock.now(), producer_timestamp=clock.now(),
+        duration_ms=2000, header=MediaHeader(b"ebml", b"segment", ()), payload=stream.keys.seal([text]),
+    )
+    stream.store.add(fragment)
+    return fragment
+
+
+def parked(fan_out: LiveFanOut, count: int) -> None:
+    """Wait until ``count`` readers are parked."""
+    assert fan_out.wait_parked(count, 10)
+
+
+def end(stream: Stream, *readers: Reader) -> None:
+    for reader in readers:
+        reader.stop.set()
+    stream.store.wake_all()
+    for reader in readers:
+        reader.join(10)
+        assert not reader.is_alive()
+
+
+def test_caught_up_readers_are_sent_each_new_fragment_by_one_thread_and_stay_parked(stream):
+    fan_out = LiveFanOut(chunk_for)
+    first = add(stream, b"first")
+    senders = [Sender(), Sender()]
+    readers = [Reader(fan_out, stream, first.number, sender) for sender in senders]
+    for reader in readers:
+        reader.start()
+    parked(fan_out, 2)
+    for text in (b"second", b"third"):
+        for sender in senders:
+            sender.got.clear()
+        fragment = add(stream, text)
+        for sender in senders:
+            assert sender.got.wait(10)
+        expected = b"".join(chunk_for(stream, fragment))
+        assert [sender.sent[-1] for sender in senders] == [expected, expected]
+        assert text in expected
+    assert all(reader.is_alive() for reader in readers)  # still waiting: the fan-out sent for them
+    end(stream, *readers)
+    assert [reader.result for reader in readers] == [(fragment.number, 2)] * 2
+    assert {name for sender in senders for name in sender.threads} == {"kvsmock-get-media-fan-out"}
+    assert stream.usage.consumed_bytes == sum(len(sent) for sender in senders for sent in sender.sent)
+
+
+def test_a_send_that_would_wait_hands_the_reader_back_at_once(stream):
+    fan_out = LiveFanOut(chunk_for)
+    first = add(stream, b"first")
+    sender = Sender(whole=False)
+    reader = Reader(fan_out, stream, first.number, sender)
+    reader.start()
+    parked(fan_out, 1)
+    second = add(stream, b"second")
+    reader.join(10)  # no stop needed: the rest of the chunk is its own to send
+    assert reader.result == (second.number, 1)
+    assert sender.sent == [b"".join(chunk_for(stream, second))]
+
+
+def test_a_reader_more_than_one_fragment_behind_catches_up_by_itself(stream):
+    building, go_on = threading.Event(), threading.Event()
+
+    def slow_build(stream: Stream, fragment: StoredFragment) -> list[bytes]:
+        building.set()
+        assert go_on.wait(10)
+        return chunk_for(stream, fragment)
+
+    fan_out = LiveFanOut(slow_build)
+    first = add(stream, b"first")
+    ahead, behind = Sender(), Sender()
+    readers = [Reader(fan_out, stream, first.number, ahead), Reader(fan_out, stream, first.number, behind)]
+    readers[0].start()
+    parked(fan_out, 1)
+    readers[1].start()
+    parked(fan_out, 2)
+    second = add(stream, b"second")
+    assert building.wait(10)  # the round has begun with the first reader
+    add(stream, b"third")  # before it comes to the second
+    go_on.set()
+    readers[1].join(10)
+    assert readers[1].result == (first.number, 0) and behind.sent == []
+    assert ahead.got.wait(10) and ahead.sent[0] == b"".join(chunk_for(stream, second))
+    end(stream, readers[0])
+
+
+def test_a_chunk_that_cannot_be_built_leaves_the_readers_to_answer_for_themselves(stream):
+    def failing(stream: Stream, fragment: StoredFragment) -> list[bytes]:
+        raise RuntimeError("no key")
+
+    fan_out = LiveFanOut(failing)
+    first = add(stream, b"first")
+    sender = Sender()
+    reader = Reader(fan_out, stream, first.number, sender)
+    reader.start()
+    parked(fan_out, 1)
+    add(stream, b"second")
+    reader.join(10)
+    assert reader.result == (first.number, 0) and sender.sent == []
+
+
+def test_a_reader_that_is_not_caught_up_does_not_park(stream):
+    fan_out = LiveFanOut(chunk_for)
+    first = add(stream, b"first")
+    add(stream, b"second")
+    assert fan_out.wait(stream, first.number, Sender(), 30, lambda: False) == (first.number, 0)
+
+
+def test_stopping_ends_the_wait_and_the_thread_ends_after_the_last_reader(stream):
+    fan_out = LiveFanOut(chunk_for)
+    first = add(stream, b"first")
+    reader = Reader(fan_out, stream, first.number, Sender())
+    reader.start()
+    parked(fan_out, 1)
+    thread = fan_out._thread
+    assert thread is not None
+    end(stream, reader)
+    assert reader.result == (first.number, 0)
+    thread.join(10)
+    assert not thread.is_alive() and fan_out._thread is None
