@@ -131,6 +131,7 @@ class LiveFanOut:
                 reader.state = _SENDING
         chunks: dict[str, list[bytes] | None] = {}
         back: list[_Reader] = []
+        consumed = 0
         try:
             for reader in batch:
                 fresh = stream.store.newer_than(reader.after)
@@ -143,8 +144,14 @@ class LiveFanOut:
                 if fragment.number not in chunks:
                     chunks[fragment.number] = self._chunk(stream, fragment)
                 pieces = chunks[fragment.number]
-                if pieces is None or not self._send(stream, reader, fragment, pieces):
+                if pieces is None:
                     back.append(reader)
+                    continue
+                if not reader.sender.send_now(pieces):
+                    back.append(reader)  # its own thread sends the rest (or meets the error)
+                reader.after = fragment.number
+                reader.sent += 1
+                consumed += sum(len(piece) for piece in pieces)
         finally:
             with self._lock:
                 for reader in batch:
@@ -153,6 +160,8 @@ class LiveFanOut:
                         reader.woken.notify()
                 for reader in back:
                     self._release(reader)
+            if consumed:
+                stream.usage.consumed(consumed)  # once a round: with --data-dir, each count is a write
 
     def _chunk(self, stream: Stream, fragment: StoredFragment) -> list[bytes] | None:
         """The fragment's chunk pieces; None when it cannot be built (a KMS failure): the readers answer for themselves."""
@@ -160,14 +169,6 @@ class LiveFanOut:
             return self._build(stream, fragment)
         except Exception:  # each reader builds it for itself, and answers the failure as it would
             return None
-
-    def _send(self, stream: Stream, reader: _Reader, fragment: StoredFragment, pieces: list[bytes]) -> bool:
-        """Send one reader its chunk; False if its own thread must finish (or fail) the send."""
-        whole = reader.sender.send_now(pieces)
-        reader.after = fragment.number
-        reader.sent += 1
-        stream.usage.consumed(sum(len(piece) for piece in pieces))
-        return whole
 
 
 _fan_outs: "weakref.WeakKeyDictionary[FragmentStore, LiveFanOut]" = weakref.WeakKeyDictionary()
