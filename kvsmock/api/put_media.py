@@ -2,8 +2,9 @@
 
 One driver, :func:`upload_acks`, runs a :class:`PutMediaSession` over the
 request body for both paths: in-process it is drained at once and the ACKs
-answered together; in the server a thread runs it while the response sends
-each ACK as it comes (and IDLE ACKs while the upload is quiet). Either way
+answered together; in the server a thread runs it while each ACK goes out as
+it comes (sent by that thread itself while it can, :mod:`.ack_outbox`; IDLE
+ACKs while the upload is quiet). Either way
 a body that cannot be read ends with STREAM_READ_ERROR (4000), and a fault
 inside kvsmock is logged with its traceback and ends with the service's
 INTERNAL_ERROR (5000) ACK (see :class:`PutMediaSession`), never disguised
@@ -18,8 +19,8 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
+import time
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Iterator
 
@@ -28,6 +29,7 @@ from ..errors import InvalidArgumentException, ResourceNotFoundException
 from ..service.connections import PUT_MEDIA, ConnectionClaim, claim_connection
 from ..service.put_media import PutMediaSession
 from ..service.quotas import admit_call
+from .ack_outbox import AckOutbox
 from .request import ApiRequest, ApiResponse, BackendLookup, ChunkGroup, ConnectionDrop, then_dropped
 
 log = logging.getLogger("kvsmock")
@@ -72,7 +74,16 @@ def _ack_line(event: dict[str, Any]) -> bytes:
 def upload_acks(
     session: PutMediaSession, pieces: Iterable[bytes], stopped: Callable[[], bool] = lambda: False
 ) -> Iterator[dict[str, Any]]:
-    """Every ACK of one upload, in order, as its pieces are read and fed to ``session``.
+    """Every ACK of one upload, in order (:func:`upload_ack_groups`, one by one)."""
+    for group in upload_ack_groups(session, pieces, stopped):
+        yield from group
+
+
+def upload_ack_groups(
+    session: PutMediaSession, pieces: Iterable[bytes], stopped: Callable[[], bool] = lambda: False
+) -> Iterator[list[dict[str, Any]]]:
+    """The ACKs of one upload, in order, as its pieces are read and fed to ``session``: those that one
+    piece makes together (a fragment's RECEIVED and PERSISTED, the next one's BUFFERING) in one list.
 
     Reading a piece that fails is the client's error (STREAM_READ_ERROR); a
     fault inside the session is kvsmock's, which the session logs and answers
@@ -85,7 +96,9 @@ def upload_acks(
         session.finish()  # the deliveries it owes are made before the response ends
 
 
-def _feed(session: PutMediaSession, pieces: Iterable[bytes], stopped: Callable[[], bool]) -> Iterator[dict[str, Any]]:
+def _feed(
+    session: PutMediaSession, pieces: Iterable[bytes], stopped: Callable[[], bool]
+) -> Iterator[list[dict[str, Any]]]:
     body = iter(pieces)
     while not session.ended:
         try:
@@ -94,14 +107,18 @@ def _feed(session: PutMediaSession, pieces: Iterable[bytes], stopped: Callable[[
             break
         except Exception as exc:  # the client went away, or sent a body that is not valid chunking
             log.debug("PutMedia body could not be read: %s", exc)
-            yield session.read_error()
+            yield [session.read_error()]
             return
         if stopped():
             session.ended = True
             return
-        yield from session.feed(piece)
+        acks = session.feed(piece)
+        if acks:
+            yield acks
     if not (session.ended or stopped()):
-        yield from session.close()
+        acks = session.close()
+        if acks:
+            yield acks
 
 
 def put_media(backend_for: BackendLookup, req: ApiRequest) -> ApiResponse:
@@ -133,8 +150,9 @@ def put_media(backend_for: BackendLookup, req: ApiRequest) -> ApiResponse:
 
 
 def _streamed_acks(session: PutMediaSession, req: ApiRequest, claim: ConnectionClaim) -> Iterator[bytes]:
-    """ACK lines sent while the body is still being read (server mode)."""
-    events: queue.Queue = queue.Queue()
+    """ACK lines sent while the body is still being read (server mode): by the reading thread itself
+    while the response waits (:mod:`.ack_outbox`), else by the response."""
+    outbox = AckOutbox(req.chunk_sender)
     last_data = [clock.now()]
     closing = threading.Event()
 
@@ -145,40 +163,42 @@ def _streamed_acks(session: PutMediaSession, req: ApiRequest, claim: ConnectionC
 
     def read_body() -> None:
         try:
-            for event in upload_acks(session, pieces(), closing.is_set):
-                events.put(event)
+            for group in upload_ack_groups(session, pieces(), closing.is_set):
+                outbox.put([_ack_line(a) for a in group])
         finally:
-            events.put(None)
+            outbox.end()
             claim.let_go()
 
     threading.Thread(target=read_body, name="kvsmock-putmedia", daemon=True).start()
     try:
-        yield b""  # send the 200 and headers at once, as the service does
+        try:
+            yield b""  # send the 200 and headers at once, as the service does
+        finally:
+            outbox.written()
         while True:
-            try:
-                event = events.get(timeout=IDLE_ACK_INTERVAL)
-            except queue.Empty:
+            work = outbox.take(max(0.0, IDLE_ACK_INTERVAL - (time.monotonic() - outbox.last_ack)))
+            if work is None:
                 if clock.now() - last_data[0] >= IDLE_CLOSE_SECONDS:
                     return
-                yield _ack_line(session.idle())
+                if outbox.idle_due(IDLE_ACK_INTERVAL):
+                    try:
+                        yield _ack_line(session.idle())
+                    finally:
+                        outbox.written()
                 continue
-            if event is None:
-                break
-            lines = [_ack_line(event)]
-            while True:  # what is ready goes out in one write, an HTTP chunk per ACK (RECEIVED and PERSISTED)
-                try:
-                    event = events.get_nowait()
-                except queue.Empty:
-                    break
-                if event is None:
-                    break
-                lines.append(_ack_line(event))
-            yield ChunkGroup(lines) if len(lines) > 1 else lines[0]
-            if event is None:
+            lines, ended = work
+            try:
+                if lines:  # what is ready goes out in one write, an HTTP chunk per ACK (RECEIVED and PERSISTED)
+                    yield ChunkGroup(lines) if len(lines) > 1 else lines[0]
+                elif req.chunk_sender is not None:
+                    req.chunk_sender.flush()  # what the reading thread's send left
+            finally:
+                outbox.written()
+            if ended:
                 break
         if session.dropped:
             raise ConnectionDrop("a fault rule closed the PutMedia connection")
     finally:  # the response is done (ended, or the client went away): the reader stops feeding
+        outbox.close()
         closing.set()
         claim.let_go()
-
