@@ -129,12 +129,15 @@ class LiveFanOut:
             batch = [reader for reader in self._parked if reader.state == _PARKED and not reader.leaving]
             for reader in batch:
                 reader.state = _SENDING
+        fresh_after: dict[str, list[StoredFragment]] = {}  # the readers mostly wait after the same fragment
         chunks: dict[str, list[bytes] | None] = {}
         back: list[_Reader] = []
         consumed = 0
         try:
             for reader in batch:
-                fresh = stream.store.newer_than(reader.after)
+                fresh = fresh_after.get(reader.after)
+                if fresh is None:
+                    fresh = fresh_after[reader.after] = stream.store.newer_than(reader.after)
                 if not fresh:
                     continue
                 if len(fresh) > 1:

@@ -126,20 +126,18 @@ def test_a_reader_more_than_one_fragment_behind_catches_up_by_itself(stream):
 
     fan_out = LiveFanOut(slow_build)
     first = add(stream, b"first")
-    ahead, behind = Sender(), Sender()
-    readers = [Reader(fan_out, stream, first.number, ahead), Reader(fan_out, stream, first.number, behind)]
-    readers[0].start()
+    sender = Sender()
+    reader = Reader(fan_out, stream, first.number, sender)
+    reader.start()
     parked(fan_out, 1)
-    readers[1].start()
-    parked(fan_out, 2)
     second = add(stream, b"second")
-    assert building.wait(10)  # the round has begun with the first reader
-    add(stream, b"third")  # before it comes to the second
+    assert building.wait(10)  # the fan-out is making the second fragment's chunk ...
+    add(stream, b"third")  # ... while two more come
+    add(stream, b"fourth")
     go_on.set()
-    readers[1].join(10)
-    assert readers[1].result == (first.number, 0) and behind.sent == []
-    assert ahead.got.wait(10) and ahead.sent[0] == b"".join(chunk_for(stream, second))
-    end(stream, readers[0])
+    reader.join(10)  # sent the second, then two behind: handed back without a stop
+    assert reader.result == (second.number, 1)
+    assert sender.sent == [b"".join(chunk_for(stream, second))]
 
 
 def test_a_chunk_that_cannot_be_built_leaves_the_readers_to_answer_for_themselves(stream):
