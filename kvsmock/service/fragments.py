@@ -203,13 +203,15 @@ class FragmentStore:
         return self._closed_byte_seconds
 
     # ------------------------------------------------------------- changes
-    def add(self, fragment: StoredFragment) -> None:
+    def add(self, fragment: StoredFragment, cleartext: bytes | None = None) -> None:
         """Store a complete fragment and wake live readers.
 
         A persisted fragment is made durable first (with ``--data-dir``: its
         bytes on disk, its index entry committed); raises
         :class:`~kvsmock.service.persistence.StorageError` if that fails, and
-        then nothing of it is kept.
+        then nothing of it is kept. ``cleartext``, the fragment's Cluster as
+        uploaded, is offered to the live readers (:meth:`cluster_of`): the
+        first of them then neither reads it back nor decrypts it.
         """
         fragment.stored_at = clock.now()
         if fragment.persisted:
@@ -217,6 +219,9 @@ class FragmentStore:
             stored = persistence().store_fragment(self.owner, fragment)
             if stored is not payload:  # on disk now; in memory it is the same one (and may have spilled already)
                 fragment.payload = stored
+        if cleartext is not None:
+            with self._cleartext_lock:
+                self._share(fragment.number, cleartext)
         with self._lock:
             # Numbers are reserved when a fragment starts, so arrival order is
             # number order; insort keeps it so even if two sessions interleave.
@@ -367,10 +372,14 @@ class FragmentStore:
                 keys.check()
                 return clear
             clear = fragment.cluster  # checks the key, then decrypts
-            self._cleartexts[fragment.number] = clear
-            while len(self._cleartexts) > SHARED_CLEARTEXTS:
-                self._cleartexts.popitem(last=False)
+            self._share(fragment.number, clear)
             return clear
+
+    def _share(self, number: str, clear: bytes) -> None:
+        """Keep a decrypted Cluster for the readers (the cleartext lock held), the oldest beyond the few let go."""
+        self._cleartexts[number] = clear
+        while len(self._cleartexts) > SHARED_CLEARTEXTS:
+            self._cleartexts.popitem(last=False)
 
     def wake_all(self) -> None:
         with self._lock:

@@ -243,8 +243,10 @@ class PutMediaSession:
             frame_count=fragment.frame_count,
             persisted=persisted,
         )
+        # Live GetMedia readers will want it at once: they are spared reading it back and decrypting it.
+        cleartext = fragment.cluster_bytes if self.stream.get_media_connections else None
         try:
-            self.stream.store.add(stored)
+            self.stream.store.add(stored, cleartext)
         except StorageError as err:
             log.error("kvsmock could not store fragment %s of %s: %s", number, self.stream.arn, err)
             return self._error(ErrorId.ARCHIVAL_ERROR, fragment.timecode, number)

@@ -174,3 +174,24 @@ def test_stopping_ends_the_wait_and_the_thread_ends_after_the_last_reader(stream
     assert reader.result == (first.number, 0)
     thread.join(10)
     assert not thread.is_alive() and fan_out._thread is None
+
+
+@pytest.mark.parametrize("readers", [0, 1])
+def test_a_fragment_stored_while_get_media_is_open_reaches_its_readers_without_being_decrypted(stream, readers,
+                                                                                             monkeypatch):
+    from helpers.producers import fragment_media, split_at_clusters
+    from kvsmock.service.encryption import Sealed
+    from kvsmock.service.put_media import PutMediaSession
+
+    header, clusters = split_at_clusters(fragment_media(2))
+    stream.get_media_connections = readers
+    session = PutMediaSession(stream, "ABSOLUTE")
+    acks = session.feed(header + clusters[0] + clusters[1][:4]) + session.close()  # the next Cluster's head ends it
+    assert "PERSISTED" in [a["EventType"] for a in acks]
+    opened: list[Sealed] = []
+    real_open = Sealed.open
+    monkeypatch.setattr(Sealed, "open", lambda self: opened.append(self) or real_open(self))
+    first = stream.store.snapshot()[0]
+    chunk = b"".join(chunk_for(stream, first))
+    assert clusters[0] in chunk
+    assert len(opened) == (0 if readers else 1)  # offered as uploaded: no one decrypts it
