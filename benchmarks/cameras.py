@@ -53,10 +53,11 @@ camera's ACKs), and to the reader seeing its FRAGMENT_NUMBER tag (first).
 
 The camera variants run the server with ``--quotas off``: creating hundreds
 of streams at once is more than the service allows (50 CreateStream calls a
-second per account); the reader variants keep the service's quotas, the
-connection limit being part of what they show, unless ``--reader-quotas off``
-(every reader admitted: the cost of fanning one stream out to M readers,
-with the limit raised for the benchmark only). Each reader reads into a
+second per account); the reader variants run with the service's quotas,
+the connection limit being part of what they show, and then with them off
+(``--reader-quotas service,off``, the default: every reader admitted, the
+cost of fanning one stream out to M readers, with the limit raised for the
+benchmark only; M <= 3 is not run again). Each reader reads into a
 buffer of its own and looks only for the tags (``ViewerProtocol``), so the
 client's cost per reader stays small next to the server's.
 
@@ -67,7 +68,8 @@ PERSISTED, sent >= 97 % of offered, ACK p99 under one fragment), the larger
 counts of ``--more`` are tried, one round each, while they hold.
 
     python benchmarks/cameras.py [--quick] [--seconds 60] [--cameras 1,10,100,300] [--more 500,1000]
-                                 [--readers 1,10,50] [--reader-seconds 30] [--reader-processes 4] [--rounds 2]
+                                 [--readers 1,10,50] [--reader-quotas service,off] [--reader-seconds 30]
+                                 [--reader-processes 4] [--rounds 2]
                                  [--batch-frames 1] [--tmp /tmp] [--no-write]
 
 ``--quick`` is a smoke run (10 s, N = 1, 10, M = 1, 10, one round) that does
@@ -638,6 +640,7 @@ def run_variant(mode: str, n: int, seconds: int, media: Media, tmp: Path, reader
                         first.append(t - cam.complete[tc])
             result.update(
                 m=readers,
+                quotas=reader_quotas,
                 admitted=len(admitted),
                 refused=sum(v.refused for v in viewers),
                 reader_failures=sum(1 for v in viewers if v.failure),
@@ -709,21 +712,22 @@ def camera_rows(results: list[dict]) -> list[tuple]:
 
 def reader_rows(results: list[dict]) -> list[str]:
     lines = [
-        "| mode | M readers | rounds | admitted / refused (ConnectionLimitExceeded, ClientLimitExceeded) | delivery p50 / p99 ms, whole chunk "
+        "| mode | quotas | M readers | rounds | admitted / refused (ConnectionLimitExceeded, ClientLimitExceeded) | delivery p50 / p99 ms, whole chunk "
         "(admitted readers) | FRAGMENT_NUMBER seen p50 / p99 ms | ACK p50 / p99 ms | fragments delivered "
         "| server CPU % | RSS end / peak MB | other errors | load (1 min) |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
-    keys = sorted({(r["m"], r["mode"]) for r in results}, key=lambda k: (k[0], MODES.index(k[1])))
-    for m, mode in keys:
-        runs = [r for r in results if r["m"] == m and r["mode"] == mode]
+    keys = sorted({(r["quotas"], r["m"], r["mode"]) for r in results},
+                  key=lambda k: (k[0] != "service", k[1], MODES.index(k[2])))
+    for quotas, m, mode in keys:
+        runs = [r for r in results if (r["quotas"], r["m"], r["mode"]) == (quotas, m, mode)]
         other = " / ".join(
             ", ".join(b for b in (
                 f"{r['reader_failures']} reader failures ({r['reader_failure_example'][:80]})" if r["reader_failures"] else "",
                 errors_cell([r]) if errors_cell([r]) != "0" else "") if b) or "0"
             for r in runs)
         lines.append("| " + " | ".join(str(c) for c in (
-            mode, m, len(runs), "; ".join(sorted({f"{r['admitted']} / {r['refused']}" for r in runs})),
+            mode, quotas, m, len(runs), "; ".join(sorted({f"{r['admitted']} / {r['refused']}" for r in runs})),
             f"{both(runs, 'whole_p50', 1)} / {both(runs, 'whole_p99', 1)}",
             f"{both(runs, 'first_p50', 1)} / {both(runs, 'first_p99', 1)}",
             f"{fmt(med(runs, 'ack_p50'), 1)} / {fmt(med(runs, 'ack_p99'), 1)}",
@@ -773,8 +777,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="larger N tried (one round each) while the largest keeps up; '' for none")
     parser.add_argument("--readers", default="1,10,50", help="GetMedia(NOW) reader counts M on one stream")
     parser.add_argument("--reader-seconds", type=int, default=30)
-    parser.add_argument("--reader-quotas", choices=["service", "off"], default="service",
-                        help="the reader variants' --quotas: 'off' admits all M readers (the fan-out cost)")
+    parser.add_argument("--reader-quotas", default="service,off",
+                        help="the reader variants' --quotas, each run in turn: 'service' (3 readers admitted), "
+                             "'off' (all M admitted: the fan-out cost)")
     parser.add_argument("--reader-processes", type=int, default=4,
                         help="client processes the readers are spread over (each its own event loop)")
     parser.add_argument("--rounds", type=int, default=2)
@@ -792,6 +797,9 @@ def main(argv: list[str] | None = None) -> int:
     cameras = [int(x) for x in args.cameras.split(",") if x]
     more = [int(x) for x in args.more.split(",") if x]
     reader_counts = [int(x) for x in args.readers.split(",") if x]
+    reader_quotas = [q for q in args.reader_quotas.split(",") if q]
+    if not set(reader_quotas) <= {"service", "off"}:
+        parser.error("--reader-quotas takes service, off or both")
     modes = [m for m in args.modes.split(",") if m]
     tmp = Path(args.tmp)
     media = Media(args.batch_frames)
@@ -800,7 +808,7 @@ def main(argv: list[str] | None = None) -> int:
     reader_results: list[dict] = []
 
     def note(r: dict) -> None:
-        what = f"M={r['m']} admitted {r['admitted']} refused {r['refused']} delivery p50 {fmt(r['whole_p50'], 1)} " \
+        what = f"M={r['m']} quotas {r['quotas']} admitted {r['admitted']} refused {r['refused']} delivery p50 {fmt(r['whole_p50'], 1)} " \
                f"p99 {fmt(r['whole_p99'], 1)} ms; " if "m" in r else ""
         print(f"[{time.monotonic() - started:5.0f} s] {r['mode']:8} N={r['n']:<4} {what}sent {r['sent']:.1f}/"
               f"{r['offered']:.1f} MB/s server {r['server_cpu']:.0f} % client {r['client_cpu']:.0f} % "
@@ -815,13 +823,16 @@ def main(argv: list[str] | None = None) -> int:
             for mode in order:
                 camera_results.append(run_variant(mode, n, args.seconds, media, tmp))
                 note(camera_results[-1])
-        for m in reader_counts:
-            for mode in order:
-                reader_results.append(
-                    run_variant(mode, 1, args.reader_seconds, media, tmp, readers=m, reader_quotas=args.reader_quotas,
-                                reader_processes=args.reader_processes)
-                )
-                note(reader_results[-1])
+        for quotas in reader_quotas:
+            for m in reader_counts:
+                if quotas == "off" and m <= 3:
+                    continue  # the service's limit admits them all already
+                for mode in order:
+                    reader_results.append(
+                        run_variant(mode, 1, args.reader_seconds, media, tmp, readers=m, reader_quotas=quotas,
+                                    reader_processes=args.reader_processes)
+                    )
+                    note(reader_results[-1])
     largest = max(cameras, default=0)
     for n in sorted(x for x in more if x > largest):
         if not all(held(x) for x in camera_results if x["n"] == largest):
@@ -873,7 +884,8 @@ def main(argv: list[str] | None = None) -> int:
         "ClientLimitExceededException past the fifth call in a second (counted, not retried); delivery latency is for "
         "the admitted readers only: from the producer writing the byte that completes a fragment to the reader "
         "having its whole GetMedia chunk (the trailing CONTINUATION_TOKEN tag), and to the reader seeing the chunk's "
-        "FRAGMENT_NUMBER tag (the chunk's start).",
+        "FRAGMENT_NUMBER tag (the chunk's start). With quotas off (`--quotas off`, the benchmark only) every "
+        "reader is admitted: what the fan-out of one fragment to M readers costs.",
         "",
         *reader_rows(reader_results),
     ]
