@@ -5,7 +5,8 @@ is stored and take turns with the interpreter to build and send their copy.
 Instead a reader that has caught up parks here with its connection
 (:class:`~kvsmock.api.request.ChunkSender`), and the stream's fan-out
 thread builds the chunk once and sends it to each parked reader without
-waiting on any socket. The reader's own thread takes over again whenever
+waiting on any socket (with many readers, a second thread shares the
+sending). The reader's own thread takes over again whenever
 that is not enough: a send that would have to wait (the rest is the
 reader's to send), a failed send, a reader more than one fragment behind,
 or a chunk that cannot be built (a KMS failure, which each reader answers
@@ -31,6 +32,9 @@ __all__ = ["LiveFanOut", "live_fan_out"]
 
 #: Seconds the fan-out thread waits for a fragment before it looks whether any reader is still parked.
 IDLE_CHECK_SECONDS = 1.0
+#: Readers in a round from which a second thread shares the sending: a send gives the interpreter up
+#: while the kernel copies, so two threads copy on two cores at once.
+SHARED_SENDING_FROM = 8
 
 _PARKED, _SENDING, _RELEASED = "parked", "sending", "released"
 
@@ -132,7 +136,7 @@ class LiveFanOut:
         fresh_after: dict[str, list[StoredFragment]] = {}  # the readers mostly wait after the same fragment
         chunks: dict[str, list[bytes] | None] = {}
         back: list[_Reader] = []
-        consumed = 0
+        sends: list[tuple[_Reader, StoredFragment, list[bytes]]] = []
         try:
             for reader in batch:
                 fresh = fresh_after.get(reader.after)
@@ -150,11 +154,14 @@ class LiveFanOut:
                 if pieces is None:
                     back.append(reader)
                     continue
-                if not reader.sender.send_now(pieces):
-                    back.append(reader)  # its own thread sends the rest (or meets the error)
-                reader.after = fragment.number
-                reader.sent += 1
-                consumed += sum(len(piece) for piece in pieces)
+                sends.append((reader, fragment, pieces))
+            if len(sends) < SHARED_SENDING_FROM:
+                self._send(sends, back)
+            else:
+                helper = threading.Thread(target=self._send, args=(sends[1::2], back), name="kvsmock-get-media-fan-out")
+                helper.start()
+                self._send(sends[0::2], back)
+                helper.join()
         finally:
             with self._lock:
                 for reader in batch:
@@ -163,8 +170,18 @@ class LiveFanOut:
                         reader.woken.notify()
                 for reader in back:
                     self._release(reader)
-            if consumed:
-                stream.usage.consumed(consumed)  # once a round: with --data-dir, each count is a write
+        consumed = sum(sum(len(piece) for piece in pieces) for _, _, pieces in sends)
+        if consumed:
+            stream.usage.consumed(consumed)  # once a round: with --data-dir, each count is a write
+
+    @staticmethod
+    def _send(sends: list[tuple[_Reader, StoredFragment, list[bytes]]], back: list[_Reader]) -> None:
+        """Send each reader its chunk; those whose own thread must finish (or fail) the send go to ``back``."""
+        for reader, fragment, pieces in sends:
+            if not reader.sender.send_now(pieces):
+                back.append(reader)
+            reader.after = fragment.number
+            reader.sent += 1
 
     def _chunk(self, stream: Stream, fragment: StoredFragment) -> list[bytes] | None:
         """The fragment's chunk pieces; None when it cannot be built (a KMS failure): the readers answer for themselves."""

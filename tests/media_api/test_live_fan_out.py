@@ -9,7 +9,7 @@ import pytest
 
 from kvsmock import clock
 from kvsmock.api.get_media import chunk_for
-from kvsmock.api.live_fan_out import LiveFanOut
+from kvsmock.api.live_fan_out import SHARED_SENDING_FROM, LiveFanOut
 from kvsmock.service import encryption
 from kvsmock.service.fragments import MediaHeader, StoredFragment
 from kvsmock.service.streams import Stream
@@ -22,11 +22,13 @@ class Sender:
         self.whole = whole
         self.sent: list[bytes] = []
         self.threads: list[str] = []
+        self.idents: list[int] = []
         self.got = threading.Event()
 
     def send_now(self, pieces: list[bytes]) -> bool:
         self.sent.append(b"".join(pieces))
         self.threads.append(threading.current_thread().name)
+        self.idents.append(threading.get_ident())
         self.got.set()
         return self.whole
 
@@ -79,14 +81,15 @@ def end(stream: Stream, *readers: Reader) -> None:
         assert not reader.is_alive()
 
 
-def test_caught_up_readers_are_sent_each_new_fragment_by_one_thread_and_stay_parked(stream):
+@pytest.mark.parametrize("count", [2, SHARED_SENDING_FROM])
+def test_caught_up_readers_are_sent_each_new_fragment_by_the_fan_out_and_stay_parked(stream, count):
     fan_out = LiveFanOut(chunk_for)
     first = add(stream, b"first")
-    senders = [Sender(), Sender()]
+    senders = [Sender() for _ in range(count)]
     readers = [Reader(fan_out, stream, first.number, sender) for sender in senders]
     for reader in readers:
         reader.start()
-    parked(fan_out, 2)
+    parked(fan_out, count)
     for text in (b"second", b"third"):
         for sender in senders:
             sender.got.clear()
@@ -94,12 +97,14 @@ def test_caught_up_readers_are_sent_each_new_fragment_by_one_thread_and_stay_par
         for sender in senders:
             assert sender.got.wait(10)
         expected = b"".join(chunk_for(stream, fragment))
-        assert [sender.sent[-1] for sender in senders] == [expected, expected]
+        assert [sender.sent[-1] for sender in senders] == [expected] * count
         assert text in expected
     assert all(reader.is_alive() for reader in readers)  # still waiting: the fan-out sent for them
     end(stream, *readers)
-    assert [reader.result for reader in readers] == [(fragment.number, 2)] * 2
+    assert [reader.result for reader in readers] == [(fragment.number, 2)] * count
     assert {name for sender in senders for name in sender.threads} == {"kvsmock-get-media-fan-out"}
+    # a round to many readers is shared by two threads
+    assert len({ident for sender in senders for ident in sender.idents[-1:]}) == (1 if count < SHARED_SENDING_FROM else 2)
     assert stream.usage.consumed_bytes == sum(len(sent) for sender in senders for sent in sender.sent)
 
 
