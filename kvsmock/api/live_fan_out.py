@@ -19,6 +19,7 @@ one leaves; only the thread holds the stream.
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from typing import Callable
 from ..service.fragments import FragmentStore, StoredFragment
 from ..service.streams import Stream
 from .request import ChunkSender
+
+log = logging.getLogger("kvsmock")
 
 __all__ = ["LiveFanOut", "live_fan_out"]
 
@@ -109,6 +112,17 @@ class LiveFanOut:
 
     # ------------------------------------------------------------ the thread
     def _run(self, stream: Stream) -> None:
+        try:
+            self._serve(stream)
+        except Exception:  # a kvsmock fault: logged; the readers send for themselves from now on
+            log.exception("kvsmock's GetMedia fan-out of %s failed", stream.arn)
+            with self._lock:
+                for reader in [r for r in self._parked if r.state != _RELEASED]:
+                    reader.state = _PARKED
+                    self._release(reader)
+                self._thread = None
+
+    def _serve(self, stream: Stream) -> None:
         store = stream.store
         seen = ""
         while True:
@@ -158,10 +172,20 @@ class LiveFanOut:
             if len(sends) < SHARED_SENDING_FROM:
                 self._send(sends, back)
             else:
-                helper = threading.Thread(target=self._send, args=(sends[1::2], back), name="kvsmock-get-media-fan-out")
+                failed: list[Exception] = []
+
+                def other_half() -> None:
+                    try:
+                        self._send(sends[1::2], back)
+                    except Exception as exc:  # raised in the fan-out thread below
+                        failed.append(exc)
+
+                helper = threading.Thread(target=other_half, name="kvsmock-get-media-fan-out")
                 helper.start()
                 self._send(sends[0::2], back)
                 helper.join()
+                if failed:
+                    raise failed[0]
         finally:
             with self._lock:
                 for reader in batch:

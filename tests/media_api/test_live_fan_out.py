@@ -200,3 +200,20 @@ def test_a_fragment_stored_while_get_media_is_open_reaches_its_readers_without_b
     chunk = b"".join(chunk_for(stream, first))
     assert clusters[0] in chunk
     assert len(opened) == (0 if readers else 1)  # offered as uploaded: no one decrypts it
+
+
+def test_a_fault_in_the_fan_out_is_logged_and_its_readers_send_for_themselves(stream, caplog):
+    class Broken(Sender):
+        def send_now(self, pieces: list[bytes]) -> bool:
+            raise RuntimeError("a bug")
+
+    fan_out = LiveFanOut(chunk_for)
+    first = add(stream, b"first")
+    reader = Reader(fan_out, stream, first.number, Broken())
+    reader.start()
+    parked(fan_out, 1)
+    add(stream, b"second")
+    reader.join(10)
+    assert reader.result == (first.number, 0)  # handed back at once, nothing counted as sent
+    assert "GetMedia fan-out" in caplog.text and "RuntimeError: a bug" in caplog.text
+    assert fan_out._thread is None  # the next reader to park starts a new one
