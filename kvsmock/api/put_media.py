@@ -165,6 +165,8 @@ def _streamed_acks(session: PutMediaSession, req: ApiRequest, claim: ConnectionC
         try:
             for group in upload_ack_groups(session, pieces(), closing.is_set):
                 outbox.put([_ack_line(a) for a in group])
+        except Exception:  # a kvsmock fault sending the ACKs: the response ends after what was sent
+            log.exception("kvsmock failed sending the ACKs of a PutMedia upload into %s", session.stream.arn)
         finally:
             outbox.end()
             claim.let_go()
