@@ -7,11 +7,13 @@ import threading
 
 import pytest
 
+from helpers.stored import add_fragment as add
+from helpers.stored import new_stream
 from kvsmock import clock
 from kvsmock.api.get_media import chunk_for
 from kvsmock.api.live_fan_out import SHARED_SENDING_FROM, LiveFanOut
 from kvsmock.service import encryption
-from kvsmock.service.fragments import MediaHeader, StoredFragment
+from kvsmock.service.fragments import StoredFragment
 from kvsmock.service.streams import Stream
 
 
@@ -54,17 +56,7 @@ class Reader(threading.Thread):
 def stream(monkeypatch):
     monkeypatch.setattr(encryption, "_provider", encryption.LocalKeys())
     monkeypatch.setattr(clock, "now", lambda: 1_700_000_000.0)  # the chunks' MILLIS_BEHIND_NOW stay the same
-    return Stream(name="cam", arn="arn:aws:kinesisvideo:us-east-1:123456789012:stream/cam/1", region="us-east-1",
-                  account_id="123456789012", creation_time=1.0, kms_key_id="key", data_retention_hours=1)
-
-
-def add(stream: Stream, text: bytes) -> StoredFragment:
-    fragment = StoredFragment(
-        number=stream.store.next_number(), server_timestamp=clock.now(), producer_timestamp=clock.now(),
-        duration_ms=2000, header=MediaHeader(b"ebml", b"segment", ()), payload=stream.keys.seal([text]),
-    )
-    stream.store.add(fragment)
-    return fragment
+    return new_stream()
 
 
 def parked(fan_out: LiveFanOut, count: int) -> None:

@@ -7,17 +7,15 @@ import threading
 
 import pytest
 
+from helpers.stored import ARN, new_stream
+from helpers.stored import add_fragment as add
 from kvsmock import clock
 from kvsmock.service import encryption, persistence, spill
 from kvsmock.service.disk.media_files import MediaFiles
 from kvsmock.service.disk.sealed_file import SealedFile
 from kvsmock.service.encryption import Sealed
-from kvsmock.service.fragments import MediaHeader, StoredFragment
 from kvsmock.service.persistence import StorageError
 from kvsmock.service.spill import SpillingMemory, parse_size
-from kvsmock.service.streams import Stream
-
-ARN = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/cam/1700000000000"
 
 
 @pytest.fixture
@@ -27,20 +25,6 @@ def memory(monkeypatch):
     monkeypatch.setattr(persistence, "_current", budget)
     yield budget
     budget.reset()
-
-
-def add(stream: Stream, data: bytes) -> StoredFragment:
-    fragment = StoredFragment(
-        number=stream.store.next_number(), server_timestamp=clock.now(), producer_timestamp=clock.now(),
-        duration_ms=2000, header=MediaHeader(b"ebml", b"segment", ()), payload=stream.keys.seal([data]),
-    )
-    stream.store.add(fragment)
-    return fragment
-
-
-def new_stream() -> Stream:
-    return Stream(name="cam", arn=ARN, region="us-east-1", account_id="123456789012", creation_time=1.0,
-                  kms_key_id="key", data_retention_hours=1)
 
 
 class BlockedWrites:
@@ -205,8 +189,7 @@ def test_a_refused_spill_keeps_the_media_in_memory(memory, monkeypatch, caplog):
 def test_no_limit_keeps_everything_in_memory(monkeypatch):
     monkeypatch.setattr(encryption, "_provider", encryption.LocalKeys())
     monkeypatch.setattr(persistence, "_current", SpillingMemory(limit=None))
-    stream = Stream(name="cam", arn=ARN, region="us-east-1", account_id="123456789012", creation_time=1.0,
-                    kms_key_id="key", data_retention_hours=1)
+    stream = new_stream()
     assert all(isinstance(add(stream, os.urandom(1000)).payload, Sealed) for _ in range(5))
 
 
