@@ -64,6 +64,15 @@ def parked(fan_out: LiveFanOut, count: int) -> None:
     assert fan_out.wait_parked(count, 10)
 
 
+def one_parked(fan_out: LiveFanOut, stream: Stream, sender: Sender) -> tuple[StoredFragment, Reader]:
+    """A first fragment stored, and a reader caught up to it parked in ``fan_out`` with ``sender``."""
+    first = add(stream, b"first")
+    reader = Reader(fan_out, stream, first.number, sender)
+    reader.start()
+    parked(fan_out, 1)
+    return first, reader
+
+
 def end(stream: Stream, *readers: Reader) -> None:
     for reader in readers:
         reader.stop.set()
@@ -102,11 +111,8 @@ def test_caught_up_readers_are_sent_each_new_fragment_by_the_fan_out_and_stay_pa
 
 def test_a_send_that_would_wait_hands_the_reader_back_at_once(stream):
     fan_out = LiveFanOut(chunk_for)
-    first = add(stream, b"first")
     sender = Sender(whole=False)
-    reader = Reader(fan_out, stream, first.number, sender)
-    reader.start()
-    parked(fan_out, 1)
+    _, reader = one_parked(fan_out, stream, sender)
     second = add(stream, b"second")
     reader.join(10)  # no stop needed: the rest of the chunk is its own to send
     assert reader.result == (second.number, 1)
@@ -122,11 +128,8 @@ def test_a_reader_more_than_one_fragment_behind_catches_up_by_itself(stream):
         return chunk_for(stream, fragment)
 
     fan_out = LiveFanOut(slow_build)
-    first = add(stream, b"first")
     sender = Sender()
-    reader = Reader(fan_out, stream, first.number, sender)
-    reader.start()
-    parked(fan_out, 1)
+    _, reader = one_parked(fan_out, stream, sender)
     second = add(stream, b"second")
     assert building.wait(10)  # the fan-out is making the second fragment's chunk ...
     add(stream, b"third")  # ... while two more come
@@ -142,11 +145,8 @@ def test_a_chunk_that_cannot_be_built_leaves_the_readers_to_answer_for_themselve
         raise RuntimeError("no key")
 
     fan_out = LiveFanOut(failing)
-    first = add(stream, b"first")
     sender = Sender()
-    reader = Reader(fan_out, stream, first.number, sender)
-    reader.start()
-    parked(fan_out, 1)
+    first, reader = one_parked(fan_out, stream, sender)
     add(stream, b"second")
     reader.join(10)
     assert reader.result == (first.number, 0) and sender.sent == []
@@ -161,10 +161,7 @@ def test_a_reader_that_is_not_caught_up_does_not_park(stream):
 
 def test_stopping_ends_the_wait_and_the_thread_ends_after_the_last_reader(stream):
     fan_out = LiveFanOut(chunk_for)
-    first = add(stream, b"first")
-    reader = Reader(fan_out, stream, first.number, Sender())
-    reader.start()
-    parked(fan_out, 1)
+    first, reader = one_parked(fan_out, stream, Sender())
     thread = fan_out._thread
     assert thread is not None
     end(stream, reader)
@@ -200,10 +197,7 @@ def test_a_fault_in_the_fan_out_is_logged_and_its_readers_send_for_themselves(st
             raise RuntimeError("a bug")
 
     fan_out = LiveFanOut(chunk_for)
-    first = add(stream, b"first")
-    reader = Reader(fan_out, stream, first.number, Broken())
-    reader.start()
-    parked(fan_out, 1)
+    first, reader = one_parked(fan_out, stream, Broken())
     add(stream, b"second")
     reader.join(10)
     assert reader.result == (first.number, 0)  # handed back at once, nothing counted as sent
