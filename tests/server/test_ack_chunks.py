@@ -8,6 +8,8 @@ chunk lose their PERSISTED for it, and it resends fragments already stored.
 from __future__ import annotations
 
 import json
+import socket
+import threading
 
 import pytest
 
@@ -33,23 +35,26 @@ def test_every_ack_is_a_chunk_of_its_own(kvs_server):
         assert json.loads(chunk) == event
 
 
-def test_a_large_write_of_many_pieces_goes_out_whole():
-    """Past 64 KiB the writer gathers the pieces into sendmsg calls, at most IOV_MAX buffers each."""
-    import socket
-    import threading
-
-    from kvsmock.server.handler import CoalescingWriter
-
-    left, right = socket.socketpair()
-    pieces = [b"%05d\n" % i for i in range(3000)] + [b"x" * 100_000]
+def drained(sock: socket.socket) -> tuple[threading.Thread, bytearray]:
+    """A thread reading ``sock`` to its end into the returned bytes (join it, then look)."""
     received = bytearray()
 
     def drain() -> None:
-        while data := right.recv(1 << 16):
+        while data := sock.recv(1 << 16):
             received.extend(data)
 
     reader = threading.Thread(target=drain)
     reader.start()
+    return reader, received
+
+
+def test_a_large_write_of_many_pieces_goes_out_whole():
+    """Past 64 KiB the writer gathers the pieces into sendmsg calls, at most IOV_MAX buffers each."""
+    from kvsmock.server.handler import CoalescingWriter
+
+    left, right = socket.socketpair()
+    pieces = [b"%05d\n" % i for i in range(3000)] + [b"x" * 100_000]
+    reader, received = drained(right)
     writer = CoalescingWriter(left.makefile("wb", buffering=0), left)
     writer.holding = True
     for piece in pieces:
@@ -67,9 +72,6 @@ def test_a_large_write_of_many_pieces_goes_out_whole():
 def test_a_send_from_another_thread_frames_chunks_and_leaves_the_rest_for_the_next_flush():
     """``send_now`` (a live GetMedia's fan-out) never waits: what the socket does not take goes out, in order,
     when the connection's own thread flushes; a failed send is raised there too."""
-    import socket
-    import threading
-
     from kvsmock.server.handler import CoalescingWriter
 
     left, right = socket.socketpair()
@@ -78,14 +80,7 @@ def test_a_send_from_another_thread_frames_chunks_and_leaves_the_rest_for_the_ne
     assert writer.can_send_now
     big = bytes(range(256)) * 4096  # 1 MiB: more than the socket takes at once
     assert writer.send_now([b"head", big]) is False  # nobody reads yet: part is left
-    received = bytearray()
-
-    def drain() -> None:
-        while data := right.recv(1 << 16):
-            received.extend(data)
-
-    reader = threading.Thread(target=drain)
-    reader.start()
+    reader, received = drained(right)
     writer.write(b"5\r\n")  # the connection's own next chunk goes after what was left
     writer.write(b"after")
     writer.write(b"\r\n")
