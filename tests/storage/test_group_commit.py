@@ -29,6 +29,11 @@ def insert(k: int):
     return lambda conn: conn.execute("INSERT INTO t VALUES (?)", (k,))
 
 
+def deferred_insert(k: int):
+    """The row sent with the batch's other rows of the same insert, when the transaction ends."""
+    return lambda conn: conn.insert("INSERT INTO t", (k,))
+
+
 class Queued(list):
     """A commit queue that says when ``count`` steps have joined it (put in while a commit is held)."""
 
@@ -76,9 +81,10 @@ def test_steps_queued_during_a_commit_share_the_next_one(db):
     assert [k for (k,) in db.rows("SELECT k FROM t ORDER BY k")] == [0, 1, 2, 3, 4, 5]
 
 
-def test_a_step_that_cannot_be_written_fails_alone(db):
+@pytest.mark.parametrize("step", [insert, deferred_insert])
+def test_a_step_that_cannot_be_written_fails_alone(db, step):
     commits = GroupCommit(db)
-    commits.run(insert(7))
+    commits.run(step(7))
     entered, release = threading.Event(), threading.Event()
     undone: list[int] = []
     errors: dict[int, BaseException] = {}
@@ -89,7 +95,7 @@ def test_a_step_that_cannot_be_written_fails_alone(db):
 
     def run(k: int) -> None:
         try:
-            commits.run(insert(k), lambda: undone.append(k))
+            commits.run(step(k), lambda: undone.append(k))
         except sqlite3.Error as exc:
             errors[k] = exc
 

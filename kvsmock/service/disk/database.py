@@ -11,6 +11,8 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
+from .writes import Writes
+
 __all__ = ["FORMAT", "Database", "DataDirError"]
 
 #: The on-disk format this kvsmock writes. A directory of an older format is
@@ -116,14 +118,16 @@ class Database:
 
     # ------------------------------------------------------------------ access
     @contextlib.contextmanager
-    def transaction(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
+    def transaction(self, durable: bool = False) -> Iterator[Writes]:
         """One write transaction; with ``durable`` its commit waits for the WAL to reach the disk (fsync)."""
         with self._lock:
             if durable:
                 self._conn.execute("PRAGMA synchronous=FULL")
             try:
                 with _transaction(self._conn):
-                    yield self._conn
+                    writes = Writes(self._conn)
+                    yield writes
+                    writes.flush()
             finally:
                 if durable:
                     self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -159,7 +163,7 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
-def _set_meta(conn: sqlite3.Connection, key: str, value: Any) -> None:
+def _set_meta(conn: sqlite3.Connection | Writes, key: str, value: Any) -> None:
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
 

@@ -18,16 +18,16 @@ written fails alone and the others are stored.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .database import Database
+from .writes import Writes
 
 __all__ = ["GroupCommit"]
 
-Step = Callable[[sqlite3.Connection], None]
+Step = Callable[[Writes], None]
 
 
 @dataclass(eq=False)

@@ -28,6 +28,7 @@ from .group_commit import GroupCommit
 from .media_files import MediaFileWriter, MediaFiles
 from .records import channel_record, stream_record, tracks_record, usage_record
 from .sealed_file import SealedFile
+from .writes import Writes
 
 __all__ = ["DiskStore"]
 
@@ -45,7 +46,7 @@ class DiskStore:
         self.files = MediaFiles(self.directory / "media")
         self._commits = GroupCommit(self.db)
         self._headers: dict[tuple[bytes, bytes], int] = {}
-        self._pending: dict[str, Callable[[sqlite3.Connection], None]] = {}
+        self._pending: dict[str, Callable[[Writes], None]] = {}
         self._pending_lock = threading.Lock()
         #: State kept for other parts of the process (moto's KMS): name -> (snapshot, restore).
         self._externals: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {}
@@ -67,7 +68,7 @@ class DiskStore:
             kind, record = "channel", channel_record(resource)
         text = json.dumps(record)
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Writes) -> None:
             conn.execute(
                 "INSERT OR REPLACE INTO resources (arn, kind, account, region, record) VALUES (?, ?, ?, ?, ?)",
                 (resource.arn, kind, resource.account_id, resource.region, text),
@@ -78,7 +79,7 @@ class DiskStore:
     def delete_resource(self, resource: Stream | SignalingChannel) -> None:
         arn = resource.arn
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Writes) -> None:
             conn.execute("DELETE FROM resources WHERE arn = ?", (arn,))
             if isinstance(resource, Stream):
                 for table, column in (("fragments", "stream_arn"), ("stream_media", "arn"), ("data_keys", "stream_arn")):
@@ -94,11 +95,9 @@ class DiskStore:
         parsed = parse_arn(arn)
         text = json.dumps(usage_record(usage))
 
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT OR REPLACE INTO usage (arn, kind, account, region, record) VALUES (?, ?, ?, ?, ?)",
-                (arn, kind, parsed.account_id, parsed.region, text),
-            )
+        def write(conn: Writes) -> None:
+            conn.insert("INSERT OR REPLACE INTO usage (arn, kind, account, region, record)",
+                        (arn, kind, parsed.account_id, parsed.region, text))
 
         key = "usage " + arn
         step, undo = self._after_pending(write)
@@ -131,7 +130,7 @@ class DiskStore:
         data_key = payload.data_key
         made: dict[str, Any] = {}  # the header and data-key rows this step inserted (undone on rollback)
 
-        def index(conn: sqlite3.Connection) -> None:
+        def index(conn: Writes) -> None:
             header_id = self._headers.get(header_key)
             if header_id is None:
                 header_id = self._headers[header_key] = made["header"] = _insert_header(conn, fragment.header)
@@ -143,8 +142,9 @@ class DiskStore:
                 ).lastrowid
                 made["key"] = True
                 self._snapshot_externals(conn)
-            conn.execute(
-                "INSERT OR REPLACE INTO fragments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            # Deferred (Writes.insert): a group commit sends the rows of all its fragments as one statement each.
+            conn.insert(
+                "INSERT OR REPLACE INTO fragments",
                 (
                     stream_arn, fragment.number, fragment.server_timestamp, fragment.producer_timestamp,
                     fragment.duration_ms, header_id, key_id, payload.nonce, payload.size,
@@ -152,10 +152,9 @@ class DiskStore:
                     fragment.frame_count, fragment.stored_at,
                 ),
             )
-            conn.execute(
-                "INSERT INTO stream_media (arn, next_seq, closed_byte_seconds) VALUES (?, ?, 0) "
-                "ON CONFLICT (arn) DO UPDATE SET next_seq = max(next_seq, excluded.next_seq)",
-                (stream_arn, fragment.seq + 1),
+            conn.insert(
+                "INSERT INTO stream_media (arn, next_seq, closed_byte_seconds)", (stream_arn, fragment.seq + 1, 0),
+                " ON CONFLICT (arn) DO UPDATE SET next_seq = max(next_seq, excluded.next_seq)",
             )
 
         step, undo_pending = self._after_pending(index)
@@ -179,7 +178,7 @@ class DiskStore:
     def fragment_tags_grew(self, stream_arn: str, fragment: StoredFragment) -> None:
         tags_after, pairs = fragment.tags_after, json.dumps(fragment.producer_tags)
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Writes) -> None:
             conn.execute(
                 "UPDATE fragments SET tags_after = ?, producer_tags = ? WHERE stream_arn = ? AND number = ?",
                 (tags_after, pairs, stream_arn, fragment.number),
@@ -190,7 +189,7 @@ class DiskStore:
     def fragments_removed(self, stream_arn: str, fragments: list[StoredFragment], closed_byte_seconds: float) -> None:
         numbers = [(stream_arn, f.number) for f in fragments]
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Writes) -> None:
             conn.executemany("DELETE FROM fragments WHERE stream_arn = ? AND number = ?", numbers)
             conn.execute(
                 "UPDATE stream_media SET closed_byte_seconds = ? WHERE arn = ?", (closed_byte_seconds, stream_arn)
@@ -213,7 +212,7 @@ class DiskStore:
             value = self._externals[name][0]()
             self._write("external " + name, lambda conn: _set_meta(conn, "external:" + name, value))
 
-    def _snapshot_externals(self, conn: sqlite3.Connection) -> None:
+    def _snapshot_externals(self, conn: Writes) -> None:
         for name, (snapshot, _) in self._externals.items():
             _set_meta(conn, "external:" + name, snapshot())
 
@@ -235,7 +234,7 @@ class DiskStore:
         self.files.clear()
 
     # ------------------------------------------------------------ writing
-    def _write(self, key: str, write: Callable[[sqlite3.Connection], None], durable: bool = False) -> None:
+    def _write(self, key: str, write: Callable[[Writes], None], durable: bool = False) -> None:
         """Run ``write`` (after what is pending) in one transaction; if the disk refuses, keep it
         pending under ``key`` (a later write under the same key replaces it)."""
         batch = self._take_pending()
@@ -247,19 +246,19 @@ class DiskStore:
         except sqlite3.Error as exc:
             self._retry_later(batch, exc)
 
-    def _retry_later(self, batch: dict[str, Callable[[sqlite3.Connection], None]], error: sqlite3.Error) -> None:
+    def _retry_later(self, batch: dict[str, Callable[[Writes], None]], error: sqlite3.Error) -> None:
         """``batch`` could not be written: say so, and keep it pending for the next write."""
         log.error("kvsmock could not write to %s (%s); will retry with the next write", self.directory, error)
         self._put_back(batch)
 
-    def _after_pending(self, write: Callable[[sqlite3.Connection], None]) -> tuple[
-        Callable[[sqlite3.Connection], None], Callable[[], None]
+    def _after_pending(self, write: Callable[[Writes], None]) -> tuple[
+        Callable[[Writes], None], Callable[[], None]
     ]:
         """``write`` as a group-commit step that first writes what is pending, and the undo that puts
         that back pending if the step's transaction is rolled back."""
-        taken: dict[str, Callable[[sqlite3.Connection], None]] = {}
+        taken: dict[str, Callable[[Writes], None]] = {}
 
-        def step(conn: sqlite3.Connection) -> None:
+        def step(conn: Writes) -> None:
             taken.update(self._take_pending())
             for pending in taken.values():
                 pending(conn)
@@ -271,12 +270,12 @@ class DiskStore:
 
         return step, undo
 
-    def _take_pending(self) -> dict[str, Callable[[sqlite3.Connection], None]]:
+    def _take_pending(self) -> dict[str, Callable[[Writes], None]]:
         with self._pending_lock:
             pending, self._pending = self._pending, {}
         return pending
 
-    def _put_back(self, batch: dict[str, Callable[[sqlite3.Connection], None]]) -> None:
+    def _put_back(self, batch: dict[str, Callable[[Writes], None]]) -> None:
         with self._pending_lock:
             self._pending = {**batch, **self._pending}
 
@@ -291,7 +290,7 @@ class DiskStore:
                 log.error("kvsmock could not write its last changes to %s: %s", self.directory, exc)
 
 
-def _insert_header(conn: sqlite3.Connection, header: MediaHeader) -> int:
+def _insert_header(conn: Writes, header: MediaHeader) -> int:
     cursor = conn.execute(
         "INSERT INTO headers (ebml_header, segment_header, tracks, timecode_scale_ns) VALUES (?, ?, ?, ?)",
         (header.ebml_header, header.segment_header, json.dumps(tracks_record(header)), header.timecode_scale_ns),
@@ -300,7 +299,7 @@ def _insert_header(conn: sqlite3.Connection, header: MediaHeader) -> int:
     return cursor.lastrowid
 
 
-def _set_meta(conn: sqlite3.Connection, key: str, value: Any) -> None:
+def _set_meta(conn: Writes, key: str, value: Any) -> None:
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
 
