@@ -9,6 +9,7 @@ it, what has arrived of each chunk yielded as soon as the client has sent it
 
 from __future__ import annotations
 
+from io import BufferedReader
 from typing import Iterable
 
 from werkzeug.serving import DechunkedInput
@@ -35,7 +36,7 @@ def body_pieces(request: Request, size: int = PIECE_SIZE) -> Iterable[bytes]:
 
 
 def _chunks(dechunked: DechunkedInput, size: int) -> Iterable[bytes]:
-    rfile = dechunked._rfile  # the socket file under werkzeug's dev-server de-chunker
+    rfile: BufferedReader = dechunked._rfile  # type: ignore[assignment]  # the socket file under werkzeug's de-chunker
     body = ChunkedBody()
     while not body.done:
         data = rfile.read1(size)  # what the client has sent: no wait beyond it
