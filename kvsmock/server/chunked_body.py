@@ -4,8 +4,9 @@ Fed the bytes read from a connection, as they come and however they are
 cut, :class:`ChunkedBody` returns the body's data in them at once (a chunk
 is not waited for whole) and says when the body has ended. Chunk extensions
 (``3;name=value``) are ignored and trailers skipped; a size line longer than
-:data:`MAX_SIZE_LINE` or a size that is not hexadecimal is an error. It reads
-no socket and keeps nothing but the state of the line it is in.
+:data:`MAX_SIZE_LINE` or a size that is not hexadecimal is an error
+(:attr:`ChunkedBody.error`), after the data that came before it. It reads no
+socket and keeps nothing but the state of the line it is in.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ _DATA_END = 16
 
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 
-_SIZE, _DATA, _DATA_END_LINE, _TRAILERS, _DONE = range(5)
+_SIZE, _DATA, _DATA_END_LINE, _TRAILERS, _DONE, _FAILED = range(6)
 
 
 class ChunkedBodyError(ValueError):
@@ -29,13 +30,15 @@ class ChunkedBodyError(ValueError):
 class ChunkedBody:
     """The decoder of one chunked body: :meth:`feed` it bytes, take the data it returns."""
 
-    __slots__ = ("_state", "_line", "_remaining", "_skipped")
+    __slots__ = ("_state", "_line", "_remaining", "_skipped", "error")
 
     def __init__(self) -> None:
         self._state = _SIZE
         self._line = bytearray()  # the size or trailer line so far
         self._remaining = 0  # bytes of the current chunk's data still to come
         self._skipped = 0  # bytes of the line that closes the current chunk's data, so far
+        #: Why the bytes are not a chunked body (nothing after it is data), once they are found not to be.
+        self.error: ChunkedBodyError | None = None
 
     @property
     def done(self) -> bool:
@@ -50,10 +53,18 @@ class ChunkedBody:
         return self._state == _DONE
 
     def feed(self, data: bytes) -> list[bytes]:
-        """The body's data in ``data`` (the next bytes read), in pieces; raises :class:`ChunkedBodyError`."""
+        """The body's data in ``data`` (the next bytes read), in pieces: up to the end of the body, or up to
+        bytes that are not a chunked body (then :attr:`error` says why)."""
         pieces: list[bytes] = []
+        try:
+            self._feed(data, pieces)
+        except ChunkedBodyError as exc:
+            self.error, self._state = exc, _FAILED
+        return pieces
+
+    def _feed(self, data: bytes, pieces: list[bytes]) -> None:
         pos, end = 0, len(data)
-        while pos < end and self._state != _DONE:
+        while pos < end and self._state not in (_DONE, _FAILED):
             state = self._state
             if state == _DATA:
                 take = min(self._remaining, end - pos)
@@ -86,7 +97,6 @@ class ChunkedBody:
                         self._begin_chunk(line)
                     elif line in (b"\r\n", b"\n"):
                         self._state = _DONE
-        return pieces
 
     def _begin_chunk(self, line: bytes) -> None:
         size = line.split(b";", 1)[0].strip(b" \t\r\n")

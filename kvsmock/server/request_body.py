@@ -15,7 +15,7 @@ from typing import Iterable
 from werkzeug.serving import DechunkedInput
 from werkzeug.wrappers import Request
 
-from .chunked_body import ChunkedBody, ChunkedBodyError
+from .chunked_body import ChunkedBody
 
 #: The largest piece yielded at once.
 PIECE_SIZE = 64 * 1024
@@ -44,7 +44,6 @@ def _chunks(dechunked: DechunkedInput, size: int) -> Iterable[bytes]:
             if body.ends_at_close():
                 return
             raise OSError("the connection closed inside the body")
-        try:
-            yield from body.feed(data)
-        except ChunkedBodyError as exc:
-            raise OSError(str(exc)) from None
+        yield from body.feed(data)
+        if body.error is not None:
+            raise OSError(str(body.error))
