@@ -31,7 +31,7 @@ from ..service.quotas import admit_call
 from ..service.request_log import RequestEntry, request_log
 from ..service.validation import service_model, validate
 from .routes import HANDLERS, RAW_ROUTES
-from .request import ApiRequest, ApiResponse, BackendLookup
+from .request import ApiRequest, ApiResponse, BackendLookup, BodyPump
 
 log = logging.getLogger("kvsmock")
 
@@ -211,21 +211,26 @@ def _strike(req: ApiRequest, call: Call) -> None:
 
 
 class _Received:
-    """Bytes of the request body read so far."""
+    """Bytes of the request body read so far (by the handler, or by the server's pump for it)."""
 
-    def __init__(self) -> None:
-        self.count = 0
+    def __init__(self, pump: BodyPump | None = None) -> None:
+        self.pulled = 0
+        self._pump = pump
+
+    @property
+    def count(self) -> int:
+        return self.pulled + (self._pump.received if self._pump is not None else 0)
 
     def pieces(self, body: Iterable[bytes]) -> Iterator[bytes]:
         for piece in body:
-            self.count += len(piece)
+            self.pulled += len(piece)
             yield piece
 
 
 def _count_received(req: ApiRequest) -> _Received:
-    received = _Received()
+    received = _Received(req.body_pump)
     if isinstance(req.body, (bytes, bytearray)):
-        received.count = len(req.body)
+        received.pulled = len(req.body)
     else:
         req.body = received.pieces(req.body)
     return received

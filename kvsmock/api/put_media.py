@@ -1,17 +1,18 @@
 """PutMedia: an MKV upload in, a stream of ACK events out.
 
-One driver, :func:`upload_acks`, runs a :class:`PutMediaSession` over the
-request body for both paths: in-process it is drained at once and the ACKs
-answered together; in the server a thread runs it while each ACK goes out as
-it comes (sent by that thread itself while it can, :mod:`.ack_outbox`; IDLE
-ACKs while the upload is quiet). Either way
-a body that cannot be read ends with STREAM_READ_ERROR (4000), and a fault
-inside kvsmock is logged with its traceback and ends with the service's
-INTERNAL_ERROR (5000) ACK (see :class:`PutMediaSession`), never disguised
-as the client's fault.
+One feed, :class:`UploadFeed`, gives a :class:`PutMediaSession` the request
+body as it arrives, on every path: in-process :func:`upload_acks` drains it
+at once and the ACKs are answered together; in the server each ACK goes out
+as it comes, the body read by the server's shared upload readers (a plain
+HTTP connection: :class:`~kvsmock.api.request.BodyPump`) or by a thread of
+its own (TLS), which sends the ACKs itself while it can (:mod:`.ack_outbox`;
+IDLE ACKs while the upload is quiet). Either way a body that cannot be read
+ends with STREAM_READ_ERROR (4000), and a fault inside kvsmock is logged
+with its traceback and ends with the service's INTERNAL_ERROR (5000) ACK
+(see :class:`PutMediaSession`), never disguised as the client's fault.
 
-The stream's one PutMedia connection is held until both the response and the
-thread reading the upload are done, so a new connection never runs beside
+The stream's one PutMedia connection is held until both the response and
+the reading of the upload are done, so a new connection never runs beside
 an old one still feeding its session.
 """
 
@@ -30,7 +31,15 @@ from ..service.connections import PUT_MEDIA, ConnectionClaim, claim_connection
 from ..service.put_media import PutMediaSession
 from ..service.quotas import admit_call
 from .ack_outbox import AckOutbox
-from .request import ApiRequest, ApiResponse, BackendLookup, ChunkGroup, ConnectionDrop, then_dropped
+from .request import (
+    ApiRequest,
+    ApiResponse,
+    BackendLookup,
+    BodyPump,
+    ChunkGroup,
+    ConnectionDrop,
+    then_dropped,
+)
 
 log = logging.getLogger("kvsmock")
 
@@ -79,46 +88,68 @@ def upload_acks(
         yield from group
 
 
-def upload_ack_groups(
-    session: PutMediaSession, pieces: Iterable[bytes], stopped: Callable[[], bool] = lambda: False
-) -> Iterator[list[dict[str, Any]]]:
-    """The ACKs of one upload, in order, as its pieces are read and fed to ``session``: those that one
-    piece makes together (a fragment's RECEIVED and PERSISTED, the next one's BUFFERING) in one list.
+class UploadFeed:
+    """One upload's body fed to its session as it arrives: the ACKs each piece makes.
 
-    Reading a piece that fails is the client's error (STREAM_READ_ERROR); a
+    A body that cannot be read is the client's error (STREAM_READ_ERROR); a
     fault inside the session is kvsmock's, which the session logs and answers
     with INTERNAL_ERROR. Once ``stopped()`` (the connection was closed for
     idleness) nothing more is fed and the body is not finished.
     """
+
+    def __init__(self, session: PutMediaSession, stopped: Callable[[], bool] = lambda: False):
+        self.session = session
+        self._stopped = stopped
+
+    @property
+    def wants_more(self) -> bool:
+        """Whether the session takes more of the body (no ERROR ended it, the body has not ended)."""
+        return not self.session.ended
+
+    def piece(self, data: bytes) -> list[dict[str, Any]]:
+        """The ACKs the next piece of the body makes."""
+        if self.session.ended:
+            return []
+        if self._stopped():
+            self.session.ended = True
+            return []
+        return self.session.feed(data)
+
+    def ended(self) -> list[dict[str, Any]]:
+        """The body has ended: the ACKs of what it completes."""
+        if self.session.ended or self._stopped():
+            self.session.ended = True
+            return []
+        return self.session.close()
+
+    def failed(self, error: BaseException) -> list[dict[str, Any]]:
+        """The body could not be read (the client went away, or it is not valid chunking)."""
+        log.debug("PutMedia body could not be read: %s", error)
+        return [] if self.session.ended else [self.session.read_error()]
+
+
+def upload_ack_groups(
+    session: PutMediaSession, pieces: Iterable[bytes], stopped: Callable[[], bool] = lambda: False
+) -> Iterator[list[dict[str, Any]]]:
+    """The ACKs of one upload, in order, as its pieces are read and fed to ``session`` (:class:`UploadFeed`):
+    those that one piece makes together (a fragment's RECEIVED and PERSISTED, the next one's BUFFERING) in
+    one list."""
+    feed = UploadFeed(session, stopped)
+    body = iter(pieces)
     try:
-        yield from _feed(session, pieces, stopped)
+        while feed.wants_more:
+            try:
+                piece = next(body)
+            except StopIteration:
+                acks = feed.ended()
+            except Exception as exc:
+                acks = feed.failed(exc)
+            else:
+                acks = feed.piece(piece)
+            if acks:
+                yield acks
     finally:
         session.finish()  # the deliveries it owes are made before the response ends
-
-
-def _feed(
-    session: PutMediaSession, pieces: Iterable[bytes], stopped: Callable[[], bool]
-) -> Iterator[list[dict[str, Any]]]:
-    body = iter(pieces)
-    while not session.ended:
-        try:
-            piece = next(body)
-        except StopIteration:
-            break
-        except Exception as exc:  # the client went away, or sent a body that is not valid chunking
-            log.debug("PutMedia body could not be read: %s", exc)
-            yield [session.read_error()]
-            return
-        if stopped():
-            session.ended = True
-            return
-        acks = session.feed(piece)
-        if acks:
-            yield acks
-    if not (session.ended or stopped()):
-        acks = session.close()
-        if acks:
-            yield acks
 
 
 def put_media(backend_for: BackendLookup, req: ApiRequest) -> ApiResponse:
@@ -131,10 +162,12 @@ def put_media(backend_for: BackendLookup, req: ApiRequest) -> ApiResponse:
     stream = backend.find_stream(target)
     if stream.status != "ACTIVE":
         raise ResourceNotFoundException("The requested stream is not found or not active.")
+    # A fault rule's delays would hold one of the server's shared reading threads: such an upload has its own.
+    pump = req.body_pump if req.fault is None else None
     claim = claim_connection(
         stream, PUT_MEDIA, backend.lock,
         f"The stream {stream.name} already has a PutMedia connection; only one is allowed.",
-        parts=2 if req.streaming else 1,  # the server: the response and the thread reading the upload
+        parts=2 if req.streaming and pump is None else 1,  # a thread reading the upload holds it too
         on_release=stream.store.wake_all,  # caught-up GetMedia readers start their idle time now
     )
     session = PutMediaSession(stream, timecode_type, start, fault=req.fault)
@@ -146,12 +179,48 @@ def put_media(backend_for: BackendLookup, req: ApiRequest) -> ApiResponse:
             claim.let_go()
         answer = b"".join(_ack_line(a) for a in acks)
         return ApiResponse(200, headers, then_dropped(answer, "PutMedia") if session.dropped else answer)
-    return ApiResponse(200, headers, _streamed_acks(session, req, claim))
+    return ApiResponse(200, headers, _streamed_acks(session, req, claim, pump))
 
 
-def _streamed_acks(session: PutMediaSession, req: ApiRequest, claim: ConnectionClaim) -> Iterator[bytes]:
-    """ACK lines sent while the body is still being read (server mode): by the reading thread itself
-    while the response waits (:mod:`.ack_outbox`), else by the response."""
+class _AckSink:
+    """A pumped upload's body into its session, and the ACKs it makes into the outbox (on the pump's threads)."""
+
+    def __init__(self, feed: UploadFeed, outbox: AckOutbox, last_data: list[float]):
+        self.feed = feed
+        self.outbox = outbox
+        self.last_data = last_data
+
+    def piece(self, data: bytes) -> bool:
+        self.last_data[0] = clock.now()
+        try:
+            self._put(self.feed.piece(data))
+        except Exception:  # a kvsmock fault sending the ACKs: the response ends after what was sent
+            self._fault()
+        return self.feed.wants_more
+
+    def end(self, error: BaseException | None) -> None:
+        try:
+            self._put(self.feed.failed(error) if error is not None else self.feed.ended())
+        except Exception:
+            self._fault()
+        finally:
+            self.outbox.end()
+
+    def _put(self, acks: list[dict[str, Any]]) -> None:
+        if acks:
+            self.outbox.put([_ack_line(a) for a in acks])
+
+    def _fault(self) -> None:
+        log.exception("kvsmock failed sending the ACKs of a PutMedia upload into %s", self.feed.session.stream.arn)
+        self.feed.session.ended = True
+
+
+def _streamed_acks(
+    session: PutMediaSession, req: ApiRequest, claim: ConnectionClaim, pump: BodyPump | None
+) -> Iterator[bytes]:
+    """ACK lines sent while the body is still being read (server mode): by the thread reading the upload
+    (one of the server's, given a ``pump``; else one of its own) while the response waits
+    (:mod:`.ack_outbox`), else by the response."""
     outbox = AckOutbox(req.chunk_sender)
     last_data = [clock.now()]
     closing = threading.Event()
@@ -171,7 +240,10 @@ def _streamed_acks(session: PutMediaSession, req: ApiRequest, claim: ConnectionC
             outbox.end()
             claim.let_go()
 
-    threading.Thread(target=read_body, name="kvsmock-putmedia", daemon=True).start()
+    if pump is not None:
+        pump.start(_AckSink(UploadFeed(session, closing.is_set), outbox, last_data))
+    else:
+        threading.Thread(target=read_body, name="kvsmock-putmedia", daemon=True).start()
     try:
         try:
             yield b""  # send the 200 and headers at once, as the service does
@@ -203,4 +275,7 @@ def _streamed_acks(session: PutMediaSession, req: ApiRequest, claim: ConnectionC
     finally:  # the response is done (ended, or the client went away): the reader stops feeding
         outbox.close()
         closing.set()
+        if pump is not None:
+            pump.stop()
+            session.finish()  # the deliveries it owes are made before the response ends
         claim.let_go()

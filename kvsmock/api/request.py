@@ -50,6 +50,10 @@ class ApiRequest:
     #: Set by the server on a plain connection: sends body chunks from another thread while the
     #: request's own waits (a live GetMedia's fan-out, :mod:`kvsmock.api.live_fan_out`).
     chunk_sender: "ChunkSender | None" = None
+    #: Set by the server on a plain connection with a chunked body: reads the body on the server's
+    #: shared threads and pushes it to the handler as it arrives, instead of a thread pulling it
+    #: (a streamed PutMedia, :mod:`kvsmock.server.upload_readers`).
+    body_pump: "BodyPump | None" = None
     #: The fault rule that struck this request (:mod:`kvsmock.service.faults`), for the handlers
     #: that apply it fragment by fragment (PutMedia, GetMedia).
     fault: "Strike | None" = None
@@ -118,6 +122,29 @@ class ChunkSender(Protocol):
 
     def flush(self) -> None:
         """Send what :meth:`send_now` left (waiting as long as it takes); raise the error that stopped it."""
+
+
+class BodySink(Protocol):
+    """Where a :class:`BodyPump` pushes a request body; called by one thread at a time, never two at once."""
+
+    def piece(self, data: bytes) -> bool:
+        """The next bytes of the body; False when no more are wanted (the pump then stops reading)."""
+
+    def end(self, error: BaseException | None) -> None:
+        """The last call: the body ended (None), could not be read (the error), or no more was wanted."""
+
+
+class BodyPump(Protocol):
+    """A request body that the server reads for the handler and pushes to a :class:`BodySink`."""
+
+    #: Bytes read from the connection so far.
+    received: int
+
+    def start(self, sink: BodySink) -> None:
+        """Start reading the body into ``sink`` (called once)."""
+
+    def stop(self) -> None:
+        """Stop reading: once this returns the sink is not called again (and ``end`` may not have been)."""
 
 
 class ConnectionDrop(Exception):

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import socket
 from http import HTTPStatus
-from typing import Any, Callable, Iterable, Iterator
+from io import BufferedReader
+from typing import Any, Callable, Iterable, Iterator, cast
 
+from werkzeug.serving import DechunkedInput
 from werkzeug.wrappers import Request
 
 from ..api.dispatch import handle, is_kvs_path, looks_like_kvs_path
@@ -29,6 +31,7 @@ from .cors import cors_headers, with_cors
 from .peer import peer_gone_probe
 from .request_body import body_pieces
 from .sweep import RetentionSweep
+from .upload_readers import upload_readers
 
 KVS_PREFIXES = ("/hls/", "/dash/")
 #: Where a kvsmock response's body is left in the WSGI environ: werkzeug skips the body's
@@ -158,6 +161,9 @@ class KvsServerApp:
             writer = environ.get(WRITER_KEY)
             if writer is not None and writer.can_send_now:
                 req.chunk_sender = writer  # a caught-up live GetMedia is sent new fragments by its stream's fan-out
+                body, readers = environ.get("wsgi.input"), upload_readers()
+                if isinstance(body, DechunkedInput) and readers is not None:  # a streamed PutMedia: read by the shared readers
+                    req.body_pump = readers.pump(environ["werkzeug.socket"], cast(BufferedReader, body._rfile))
             req.get_media_idle_timeout = self.get_media_idle_timeout
             return self._send(environ, start_response, handle(req, backend_for))
 
