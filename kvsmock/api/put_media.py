@@ -36,6 +36,7 @@ from .request import (
     ApiResponse,
     BackendLookup,
     BodyPump,
+    BodySink,
     ChunkGroup,
     ConnectionDrop,
     then_dropped,
@@ -80,12 +81,14 @@ def _ack_line(event: dict[str, Any]) -> bytes:
     return json.dumps(event, separators=(",", ":")).encode() + b"\n"
 
 
-def upload_acks(
-    session: PutMediaSession, pieces: Iterable[bytes], stopped: Callable[[], bool] = lambda: False
-) -> Iterator[dict[str, Any]]:
-    """Every ACK of one upload, in order (:func:`upload_ack_groups`, one by one)."""
-    for group in upload_ack_groups(session, pieces, stopped):
-        yield from group
+def upload_acks(session: PutMediaSession, pieces: Iterable[bytes]) -> list[dict[str, Any]]:
+    """Every ACK of one upload, in order, its body pulled and fed to ``session`` on this thread (in-process)."""
+    acks: list[dict[str, Any]] = []
+    try:
+        PulledBody(pieces).run(_FeedSink(UploadFeed(session), acks.extend))
+    finally:
+        session.finish()  # the deliveries it owes are made before the answer
+    return acks
 
 
 class UploadFeed:
@@ -128,28 +131,46 @@ class UploadFeed:
         return [] if self.session.ended else [self.session.read_error()]
 
 
-def upload_ack_groups(
-    session: PutMediaSession, pieces: Iterable[bytes], stopped: Callable[[], bool] = lambda: False
-) -> Iterator[list[dict[str, Any]]]:
-    """The ACKs of one upload, in order, as its pieces are read and fed to ``session`` (:class:`UploadFeed`):
-    those that one piece makes together (a fragment's RECEIVED and PERSISTED, the next one's BUFFERING) in
-    one list."""
-    feed = UploadFeed(session, stopped)
-    body = iter(pieces)
-    try:
-        while feed.wants_more:
+class PulledBody:
+    """A request body pulled piece by piece and pushed to a :class:`~kvsmock.api.request.BodySink`
+    (a :class:`~kvsmock.api.request.BodyPump`): by a thread of its own (:meth:`start`), or by the
+    caller (:meth:`run`)."""
+
+    def __init__(self, pieces: Iterable[bytes]):
+        self._pieces = pieces
+        #: Bytes of the body pushed so far.
+        self.received = 0
+        self._gate = threading.Lock()  # held while the sink is called: stop() waits for it
+        self._stopped = False
+
+    def start(self, sink: BodySink) -> None:
+        threading.Thread(target=self.run, args=(sink,), name="kvsmock-putmedia", daemon=True).start()
+
+    def stop(self) -> None:
+        with self._gate:
+            self._stopped = True
+
+    def run(self, sink: BodySink) -> None:
+        """Pull the body into ``sink`` until it ends, fails, is not wanted any more, or :meth:`stop`."""
+        body = iter(self._pieces)
+        error: BaseException | None = None
+        while True:
             try:
                 piece = next(body)
             except StopIteration:
-                acks = feed.ended()
-            except Exception as exc:
-                acks = feed.failed(exc)
-            else:
-                acks = feed.piece(piece)
-            if acks:
-                yield acks
-    finally:
-        session.finish()  # the deliveries it owes are made before the response ends
+                break
+            except Exception as exc:  # the client went away, or sent a body that is not valid chunking
+                error = exc
+                break
+            with self._gate:
+                if self._stopped:
+                    return
+                self.received += len(piece)
+                if not sink.piece(piece):
+                    break
+        with self._gate:
+            if not self._stopped:
+                sink.end(error)
 
 
 def put_media(backend_for: BackendLookup, req: ApiRequest) -> ApiResponse:
@@ -162,88 +183,73 @@ def put_media(backend_for: BackendLookup, req: ApiRequest) -> ApiResponse:
     stream = backend.find_stream(target)
     if stream.status != "ACTIVE":
         raise ResourceNotFoundException("The requested stream is not found or not active.")
-    # A fault rule's delays would hold one of the server's shared reading threads: such an upload has its own.
-    pump = req.body_pump if req.fault is None else None
     claim = claim_connection(
         stream, PUT_MEDIA, backend.lock,
         f"The stream {stream.name} already has a PutMedia connection; only one is allowed.",
-        parts=2 if req.streaming and pump is None else 1,  # a thread reading the upload holds it too
         on_release=stream.store.wake_all,  # caught-up GetMedia readers start their idle time now
     )
     session = PutMediaSession(stream, timecode_type, start, fault=req.fault)
     headers = {"Content-Type": "application/json", "x-amzn-RequestId": req.request_id}
     if not req.streaming:
         try:
-            acks = list(upload_acks(session, req.iter_body()))
+            acks = upload_acks(session, req.iter_body())
         finally:
             claim.let_go()
         answer = b"".join(_ack_line(a) for a in acks)
         return ApiResponse(200, headers, then_dropped(answer, "PutMedia") if session.dropped else answer)
+    # The server's shared upload readers, given a plain connection; else (TLS) a thread of the upload's own.
+    # A fault rule's delays would hold a shared reader: such an upload has its own thread too.
+    pump = req.body_pump if req.body_pump is not None and req.fault is None else PulledBody(req.iter_body())
     return ApiResponse(200, headers, _streamed_acks(session, req, claim, pump))
 
 
-class _AckSink:
-    """A pumped upload's body into its session, and the ACKs it makes into the outbox (on the pump's threads)."""
+class _FeedSink:
+    """An upload's body into its session (:class:`UploadFeed`), the ACKs each piece makes handed to ``put``;
+    ``ended`` is called after the last."""
 
-    def __init__(self, feed: UploadFeed, outbox: AckOutbox, last_data: list[float]):
+    def __init__(
+        self, feed: UploadFeed, put: Callable[[list[dict[str, Any]]], None], ended: Callable[[], None] = lambda: None
+    ):
         self.feed = feed
-        self.outbox = outbox
-        self.last_data = last_data
+        self._put = put
+        self._ended = ended
+        #: When the last piece arrived (the clock's seconds): a quiet upload is closed after IDLE_CLOSE_SECONDS.
+        self.last_data = clock.now()
 
     def piece(self, data: bytes) -> bool:
-        self.last_data[0] = clock.now()
+        self.last_data = clock.now()
         try:
-            self._put(self.feed.piece(data))
-        except Exception:  # a kvsmock fault sending the ACKs: the response ends after what was sent
+            acks = self.feed.piece(data)
+            if acks:
+                self._put(acks)
+        except Exception:  # a kvsmock fault handing the ACKs on: the upload ends after what was sent
             self._fault()
         return self.feed.wants_more
 
     def end(self, error: BaseException | None) -> None:
         try:
-            self._put(self.feed.failed(error) if error is not None else self.feed.ended())
+            acks = self.feed.failed(error) if error is not None else self.feed.ended()
+            if acks:
+                self._put(acks)
         except Exception:
             self._fault()
         finally:
-            self.outbox.end()
-
-    def _put(self, acks: list[dict[str, Any]]) -> None:
-        if acks:
-            self.outbox.put([_ack_line(a) for a in acks])
+            self._ended()
 
     def _fault(self) -> None:
         log.exception("kvsmock failed sending the ACKs of a PutMedia upload into %s", self.feed.session.stream.arn)
         self.feed.session.ended = True
 
 
-def _streamed_acks(
-    session: PutMediaSession, req: ApiRequest, claim: ConnectionClaim, pump: BodyPump | None
-) -> Iterator[bytes]:
-    """ACK lines sent while the body is still being read (server mode): by the thread reading the upload
-    (one of the server's, given a ``pump``; else one of its own) while the response waits
-    (:mod:`.ack_outbox`), else by the response."""
+def _streamed_acks(session: PutMediaSession, req: ApiRequest, claim: ConnectionClaim, pump: BodyPump) -> Iterator[bytes]:
+    """ACK lines sent while ``pump`` reads the body (server mode): by the thread reading it while the
+    response waits (:mod:`.ack_outbox`), else by the response."""
     outbox = AckOutbox(req.chunk_sender)
-    last_data = [clock.now()]
     closing = threading.Event()
-
-    def pieces() -> Iterator[bytes]:
-        for piece in req.iter_body():
-            last_data[0] = clock.now()
-            yield piece
-
-    def read_body() -> None:
-        try:
-            for group in upload_ack_groups(session, pieces(), closing.is_set):
-                outbox.put([_ack_line(a) for a in group])
-        except Exception:  # a kvsmock fault sending the ACKs: the response ends after what was sent
-            log.exception("kvsmock failed sending the ACKs of a PutMedia upload into %s", session.stream.arn)
-        finally:
-            outbox.end()
-            claim.let_go()
-
-    if pump is not None:
-        pump.start(_AckSink(UploadFeed(session, closing.is_set), outbox, last_data))
-    else:
-        threading.Thread(target=read_body, name="kvsmock-putmedia", daemon=True).start()
+    sink = _FeedSink(
+        UploadFeed(session, closing.is_set), lambda acks: outbox.put([_ack_line(a) for a in acks]), outbox.end
+    )
+    pump.start(sink)
     try:
         try:
             yield b""  # send the 200 and headers at once, as the service does
@@ -252,7 +258,7 @@ def _streamed_acks(
         while True:
             work = outbox.take(max(0.0, IDLE_ACK_INTERVAL - (time.monotonic() - outbox.last_ack)))
             if work is None:
-                if clock.now() - last_data[0] >= IDLE_CLOSE_SECONDS:
+                if clock.now() - sink.last_data >= IDLE_CLOSE_SECONDS:
                     return
                 if outbox.idle_due(IDLE_ACK_INTERVAL):
                     try:
@@ -275,7 +281,6 @@ def _streamed_acks(
     finally:  # the response is done (ended, or the client went away): the reader stops feeding
         outbox.close()
         closing.set()
-        if pump is not None:
-            pump.stop()
-            session.finish()  # the deliveries it owes are made before the response ends
+        pump.stop()
+        session.finish()  # the deliveries it owes are made before the response ends
         claim.let_go()

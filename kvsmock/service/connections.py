@@ -3,10 +3,9 @@
 The service limits a stream to one PutMedia connection and three GetMedia
 connections (not checked while quotas are off, :mod:`kvsmock.service.quotas`;
 the connections are counted all the same). A :class:`ConnectionClaim` is one
-counted connection; the parts of kvsmock that serve it (the response being
-sent, the thread reading an upload) each let go of it when they are done, on
-every exit path, and the count drops when the last one has: never while any
-part still works on the stream, never twice.
+counted connection, let go of when its response is done (after whatever
+reads its upload has stopped feeding it), on every exit path: the count
+drops once, never twice.
 """
 
 from __future__ import annotations
@@ -25,32 +24,24 @@ LIMITS = {PUT_MEDIA: 1, GET_MEDIA: 3}
 
 
 class ConnectionClaim:
-    """One connection counted on a stream, released when all of its ``parts`` have let go."""
+    """One connection counted on a stream, until :meth:`let_go`."""
 
-    def __init__(self, stream: Stream, counter: str, lock: threading.RLock, parts: int,
-                 on_release: Callable[[], None] | None):
+    def __init__(self, stream: Stream, counter: str, lock: threading.RLock, on_release: Callable[[], None] | None):
         self._stream = stream
         self._counter = counter
         self._lock = lock
-        self._parts = parts
+        self._held = True
         self._on_release = on_release
 
     def let_go(self) -> None:
-        """One part is done with the connection (calling it again from the same part is a mistake)."""
+        """The connection is done (again: nothing more happens)."""
         with self._lock:
-            if self._parts <= 0:
+            if not self._held:
                 return
-            self._parts -= 1
-            if self._parts:
-                return
+            self._held = False
             setattr(self._stream, self._counter, getattr(self._stream, self._counter) - 1)
         if self._on_release is not None:
             self._on_release()
-
-    @property
-    def released(self) -> bool:
-        with self._lock:
-            return self._parts <= 0
 
 
 def claim_connection(
@@ -58,7 +49,6 @@ def claim_connection(
     counter: str,
     lock: threading.RLock,
     refusal: str,
-    parts: int = 1,
     on_release: Callable[[], None] | None = None,
 ) -> ConnectionClaim:
     """Count one more connection of a kind on ``stream``, or refuse it with ConnectionLimitExceeded
@@ -67,4 +57,4 @@ def claim_connection(
         if getattr(stream, counter) >= LIMITS[counter] and quotas.enforced:
             raise ConnectionLimitExceededException(refusal)
         setattr(stream, counter, getattr(stream, counter) + 1)
-    return ConnectionClaim(stream, counter, lock, parts, on_release)
+    return ConnectionClaim(stream, counter, lock, on_release)

@@ -11,8 +11,8 @@ before an ERROR stay stored. Notifications and images go to a
 :class:`~kvsmock.service.delivery_queue.DeliveryQueue`, off the ACK path.
 
 The same object runs under the server (ACKs streamed while the upload goes
-on) and in-process (all ACKs at once), driven by
-:func:`kvsmock.api.put_media.upload_acks`.
+on) and in-process (all ACKs at once), fed by
+:class:`kvsmock.api.put_media.UploadFeed`.
 """
 
 from __future__ import annotations

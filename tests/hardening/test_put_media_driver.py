@@ -147,7 +147,7 @@ class _Body:
             yield piece
 
 
-def test_idle_close_keeps_the_slot_until_the_reader_stops_and_feeds_nothing_more(kvs, monkeypatch):
+def test_idle_close_frees_the_slot_and_the_reader_feeds_nothing_more(kvs, monkeypatch):
     from kvsmock import clock
     from kvsmock.api import put_media as endpoint
     from kvsmock.api.moto_glue import backend_for
@@ -167,6 +167,7 @@ def test_idle_close_keeps_the_slot_until_the_reader_stops_and_feeds_nothing_more
                  "x-amzn-producer-start-timestamp": str(START)}),
         body=body, server_base_url="http://127.0.0.1", streaming=True,
     )
+    threads_before = set(threading.enumerate())
     response = endpoint.put_media(lambda a, r: backend, req)
     lines = iter(response.body)
     assert next(lines) == b""
@@ -178,15 +179,13 @@ def test_idle_close_keeps_the_slot_until_the_reader_stops_and_feeds_nothing_more
     rest = list(lines)  # the response ends: the service closed the request
     assert all(b'"IDLE"' in line for line in rest if line)
     response.body.close()
-    assert stream.put_media_connections == 1  # the reader still holds the stream
+    assert stream.put_media_connections == 0  # the request is over: the stream takes a new PutMedia at once
+    reader = [t for t in set(threading.enumerate()) - threads_before if t.name == "kvsmock-putmedia"]
+    assert len(reader) == 1 and reader[0].is_alive()  # still waiting for the body
     body.give(media[second:])  # late data reaches the old reader: nothing more is stored
     body.give(None)
-    for _ in range(500):
-        if stream.put_media_connections == 0:
-            break
-        with body.ready:
-            body.ready.wait(0.01)
-    assert stream.put_media_connections == 0
+    reader[0].join(10)
+    assert not reader[0].is_alive()
     assert len(stream.store.snapshot()) == 1
 
 
