@@ -137,7 +137,7 @@ class BodySink(Protocol):
 class BodyPump(Protocol):
     """A request body that the server reads for the handler and pushes to a :class:`BodySink`."""
 
-    #: Bytes read from the connection so far.
+    #: Bytes of the body pushed to the sink so far.
     received: int
 
     def start(self, sink: BodySink) -> None:
