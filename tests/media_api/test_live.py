@@ -45,26 +45,33 @@ class LiveReader(threading.Thread):
         self.times: list[float] = []
         self.ended_at: float | None = None
         self.error: BaseException | None = None
+        self.changed = threading.Condition()  # notified with each fragment and at the end
 
     def run(self) -> None:
         reader = FragmentReader()
         try:
             for piece in self.response.iter_content(chunk_size=None):
                 for fragment in reader.feed(piece):
-                    self.fragments.append(fragment)
-                    self.times.append(time.monotonic())
-            self.fragments += reader.close()
+                    with self.changed:
+                        self.fragments.append(fragment)
+                        self.times.append(time.monotonic())
+                        self.changed.notify_all()
+            with self.changed:
+                self.fragments += reader.close()
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             self.error = exc
         finally:
-            self.ended_at = time.monotonic()
+            with self.changed:
+                self.ended_at = time.monotonic()
+                self.changed.notify_all()
 
     def wait_for(self, count: int, timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.fragments) < count:
-            assert time.monotonic() < deadline, f"reader has {len(self.fragments)} fragments, wanted {count}"
-            assert self.ended_at is None, "GetMedia ended early"
-            time.sleep(0.02)
+        with self.changed:
+            self.changed.wait_for(lambda: len(self.fragments) >= count or self.ended_at is not None, timeout)
+            assert len(self.fragments) >= count, (
+                "GetMedia ended early" if self.ended_at is not None
+                else f"reader has {len(self.fragments)} fragments, wanted {count}"
+            )
 
 
 @pytest.fixture(scope="module")
@@ -235,8 +242,7 @@ def test_second_put_media_on_a_stream_is_throttled(kvs_server):
         conn.read_until(lambda events: conn.closed)
     finally:
         conn.close()
-    # Once the first connection is done the stream takes a new one.
-    time.sleep(0.2)
+    # Once the first connection is done (its response has ended) the stream takes a new one.
     acks = put_media("cam", media=sample_mkv(duration_s=2, fragment_s=2, start=0), endpoint_url=kvs_server.endpoint_url,
                      session=kvs_server.session(), timecode_type="RELATIVE", producer_start_timestamp=1_800_000_000)
     assert ack_types(acks) == ["BUFFERING", "RECEIVED", "PERSISTED"]
