@@ -26,6 +26,7 @@ class Sink:
         self.ends: list[BaseException | None] = []
         self.want = want
         self.hold: threading.Event | None = None
+        self.after_hold = lambda: None
         self.in_piece = threading.Event()
         self.changed = threading.Condition()
 
@@ -33,6 +34,7 @@ class Sink:
         self.in_piece.set()
         if self.hold is not None:
             assert self.hold.wait(10)
+            self.after_hold()
         with self.changed:
             self.data += data
             self.pieces += 1
@@ -142,16 +144,17 @@ def test_stop_while_waiting_for_bytes_leaves_the_socket_to_the_connection(reader
 def test_stop_during_a_piece_returns_once_the_sink_is_done_with_it(readers, connection):
     sink = Sink()
     sink.hold = threading.Event()
+    order: list[str] = []
+    sink.after_hold = lambda: order.append("piece done")
     pump = started(readers, connection, sink, b"1\r\na\r\n1\r\nb\r\n")
     assert sink.in_piece.wait(10)
-    order: list[str] = []
-    stopper = threading.Thread(target=lambda: (pump.stop(), order.append("stopped")))
+    stopping = threading.Event()
+    stopper = threading.Thread(target=lambda: (stopping.set(), pump.stop(), order.append("stopped")))
     stopper.start()
-    sink.until(lambda: True)  # (the stopper is on its way)
-    order.append("piece released")
+    assert stopping.wait(10)
     sink.hold.set()
     stopper.join(10)
-    assert order == ["piece released", "stopped"]
+    assert order == ["piece done", "stopped"]
     assert sink.pieces == 1 and sink.ends == []  # nothing pushed after the stop, and no end
 
 
