@@ -3,43 +3,17 @@
 
 from __future__ import annotations
 
-import threading
-
 import requests
 
+from helpers.live_reader import LiveReader
 from helpers.producers import RawPutMedia, fragment_media, has_ack, split_at_clusters
-from kvsmock.media import FragmentReader
 from kvsmock.media.matroska import tags
 
 
-class Tail(threading.Thread):
-    """A live GetMedia(EARLIEST) reader that tells, by condition, how many fragments it has."""
-
-    def __init__(self, url: str, stream: str, verify: str | bool = True):
-        super().__init__(daemon=True)
-        self.response = requests.post(f"{url}/getMedia", json={"StreamName": stream, "StartSelector": {
-            "StartSelectorType": "EARLIEST"}}, stream=True, timeout=30, verify=verify)
-        self.fragments: list = []
-        self.changed = threading.Condition()
-        self.ended = False
-
-    def run(self) -> None:
-        reader = FragmentReader()
-        try:
-            for piece in self.response.iter_content(chunk_size=None):
-                got = reader.feed(piece)
-                with self.changed:
-                    self.fragments += got
-                    self.changed.notify_all()
-        finally:
-            with self.changed:
-                self.ended = True
-                self.changed.notify_all()
-
-    def wait_for(self, count: int) -> None:
-        with self.changed:
-            assert self.changed.wait_for(lambda: len(self.fragments) >= count or self.ended, 20)
-            assert len(self.fragments) >= count, f"{len(self.fragments)} fragments, wanted {count}"
+def tail(url: str, stream: str, verify: str | bool = True) -> LiveReader:
+    """A live GetMedia(EARLIEST) reader of ``stream``."""
+    return LiveReader(requests.post(f"{url}/getMedia", json={"StreamName": stream, "StartSelector": {
+        "StartSelectorType": "EARLIEST"}}, stream=True, timeout=30, verify=verify))
 
 
 def test_plain_and_https_readers_tailing_one_stream_get_the_same_fragments(kvs_server):
@@ -50,17 +24,17 @@ def test_plain_and_https_readers_tailing_one_stream_get_the_same_fragments(kvs_s
     try:
         producer.send(header + clusters[0])
         producer.read_until(has_ack("PERSISTED", 0))
-        readers = [Tail(kvs_server.endpoint_url, "fan"),
-                   Tail(f"https://127.0.0.1:{kvs_server.port}", "fan", verify=kvs_server.ca_file)]
+        readers = [tail(kvs_server.endpoint_url, "fan"),
+                   tail(f"https://127.0.0.1:{kvs_server.port}", "fan", verify=kvs_server.ca_file)]
         for reader in readers:
             reader.start()
         for reader in readers:
-            reader.wait_for(1)  # caught up: what comes next is sent live
+            reader.wait_for(1, 20)  # caught up: what comes next is sent live
         for index, cluster in enumerate(clusters[1:], start=1):
             producer.send(cluster)
             producer.read_until(has_ack("PERSISTED", index * 1000))
             for reader in readers:
-                reader.wait_for(index + 1)
+                reader.wait_for(index + 1, 20)
         producer.finish()
     finally:
         producer.close()

@@ -6,7 +6,6 @@ parsing the chunked ACK response incrementally, as the C producer SDK does.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -14,9 +13,9 @@ import requests
 from botocore.exceptions import ClientError
 
 from conftest_plugin import KvsServer
+from helpers.live_reader import LiveReader
 from helpers.producers import START, RawPutMedia, fragment_media, has_ack, split_at_clusters
 from kvsmock import put_media, sample_mkv
-from kvsmock.media import FragmentReader
 from kvsmock.media.matroska import write_mkv
 from kvsmock.media.sample import encode_sample
 
@@ -33,45 +32,6 @@ def _get_media(server: KvsServer, stream: str, selector: str = "EARLIEST", timeo
         stream=True,
         timeout=timeout,
     )
-
-
-class LiveReader(threading.Thread):
-    """A GetMedia consumer: records each fragment and when it arrived, until the response ends."""
-
-    def __init__(self, response: requests.Response):
-        super().__init__(daemon=True)
-        self.response = response
-        self.fragments: list = []
-        self.times: list[float] = []
-        self.ended_at: float | None = None
-        self.error: BaseException | None = None
-        self.changed = threading.Condition()  # notified with each fragment and at the end
-
-    def run(self) -> None:
-        reader = FragmentReader()
-        try:
-            for piece in self.response.iter_content(chunk_size=None):
-                for fragment in reader.feed(piece):
-                    with self.changed:
-                        self.fragments.append(fragment)
-                        self.times.append(time.monotonic())
-                        self.changed.notify_all()
-            with self.changed:
-                self.fragments += reader.close()
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            self.error = exc
-        finally:
-            with self.changed:
-                self.ended_at = time.monotonic()
-                self.changed.notify_all()
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> None:
-        with self.changed:
-            self.changed.wait_for(lambda: len(self.fragments) >= count or self.ended_at is not None, timeout)
-            assert len(self.fragments) >= count, (
-                "GetMedia ended early" if self.ended_at is not None
-                else f"reader has {len(self.fragments)} fragments, wanted {count}"
-            )
 
 
 @pytest.fixture(scope="module")
