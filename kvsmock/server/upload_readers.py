@@ -86,14 +86,20 @@ class UploadReaders:
             self._epoll.unregister(fd)
 
     def _submit(self, pump: "SocketPump", first: bytes = b"") -> None:
-        with self._lock:
-            if not self._threads:
-                for i in range(self._workers):
-                    self._threads.append(threading.Thread(target=self._read, name=f"kvsmock-upload-{i}", daemon=True))
-                self._threads.append(threading.Thread(target=self._watch, name="kvsmock-upload-epoll", daemon=True))
-                for thread in self._threads:
-                    thread.start()
+        if not self._threads:  # the first upload starts the threads (the lock only then, not per read)
+            self._start()
         self._work.put((pump, first))
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._threads:
+                return
+            threads = [threading.Thread(target=self._read, name=f"kvsmock-upload-{i}", daemon=True)
+                       for i in range(self._workers)]
+            threads.append(threading.Thread(target=self._watch, name="kvsmock-upload-epoll", daemon=True))
+            for thread in threads:
+                thread.start()
+            self._threads = threads
 
     def _read(self) -> None:
         while True:
