@@ -12,9 +12,10 @@ pool of :data:`WORKERS` threads, which reads what has arrived
 which writes to it), decodes the chunks (:class:`~.chunked_body.ChunkedBody`)
 and pushes the data to the upload's :class:`~kvsmock.api.request.BodySink`.
 One upload is in at most one worker at a time; after :data:`TURN_BYTES` it
-goes back to the epoll set so that others get their turn. A worker waits
-while the sink stores a fragment (with ``--data-dir``, its fsync and
-commit), and the uploads behind it wait too.
+goes back to the epoll set so that others get their turn. While a worker
+waits on the disk (with ``--data-dir``, a fragment's fsync and commit:
+:func:`~kvsmock.service.blocking_waits.waiting_on_disk`) another thread
+reads in its place, so the uploads behind it do not wait for that disk.
 
 Only plain-HTTP chunked uploads on Linux are pumped: over TLS a read must
 go through the TLS session's own buffering, and without epoll there is no
@@ -32,6 +33,7 @@ import threading
 from io import BufferedReader
 
 from ..api.request import BodySink
+from ..service.blocking_waits import join_pool
 from .chunked_body import ChunkedBody
 
 __all__ = ["SocketPump", "UploadReaders", "upload_readers"]
@@ -62,7 +64,12 @@ class UploadReaders:
         self._work: queue.SimpleQueue[tuple[SocketPump, bytes]] = queue.SimpleQueue()
         self._workers = workers
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
+        self._counted = threading.Condition(self._lock)  # notified when the counts below change
+        self._started = False
+        self._live = 0  # worker threads
+        self._blocked = 0  # of them, waiting on the disk
+        self._spares = 0  # of them, parked until a wait needs them
+        self._spare_turn = threading.Semaphore(0)
 
     def pump(self, sock: socket.socket, rfile: BufferedReader) -> "SocketPump":
         """A pump for the chunked body arriving on ``sock`` (``rfile``: the buffered reader over it that has
@@ -86,26 +93,68 @@ class UploadReaders:
             self._epoll.unregister(fd)
 
     def _submit(self, pump: "SocketPump", first: bytes = b"") -> None:
-        if not self._threads:  # the first upload starts the threads (the lock only then, not per read)
+        if not self._started:  # the first upload starts the threads (the lock only then, not per read)
             self._start()
         self._work.put((pump, first))
 
     def _start(self) -> None:
         with self._lock:
-            if self._threads:
+            if self._started:
                 return
-            threads = [threading.Thread(target=self._read, name=f"kvsmock-upload-{i}", daemon=True)
-                       for i in range(self._workers)]
-            threads.append(threading.Thread(target=self._watch, name="kvsmock-upload-epoll", daemon=True))
-            for thread in threads:
-                thread.start()
-            self._threads = threads
+            self._started = True
+            self._live = self._workers
+        threading.Thread(target=self._watch, name="kvsmock-upload-epoll", daemon=True).start()
+        for _ in range(self._workers):
+            self._add_worker()
+
+    def _add_worker(self) -> None:
+        threading.Thread(target=self._read, name="kvsmock-upload", daemon=True).start()
 
     def _read(self) -> None:
+        join_pool(self)  # its waits on the disk let another thread read meanwhile
         while True:
             pump, first = self._work.get()
             pump.turn(first)
             del pump, first  # nothing of an upload is kept alive while the worker waits
+            if self._surplus():  # checked without the lock first: it is taken only after a wait
+                with self._lock:
+                    spare = self._surplus()
+                    if spare:  # a wait that another thread stood in for is over: one too many read now
+                        self._spares += 1
+                        self._counted.notify_all()
+                if spare:
+                    self._spare_turn.acquire()
+
+    def _surplus(self) -> bool:
+        """Whether more workers read now than :data:`WORKERS` (one stood in for a wait now over)."""
+        return self._live - self._spares - self._blocked > self._workers
+
+    # ------------------------------------------- a worker waits on the disk (BlockingPool)
+    def blocked(self) -> None:
+        """A worker is about to wait (an fsync, a commit): another reads in its place meanwhile."""
+        with self._lock:
+            self._blocked += 1
+            short = self._live - self._spares - self._blocked < self._workers  # a worker fewer than wanted
+            wake = short and self._spares > 0
+            if wake:
+                self._spares -= 1
+            elif short:
+                self._live += 1
+            self._counted.notify_all()
+        if wake:
+            self._spare_turn.release()
+        elif short:
+            self._add_worker()
+
+    def unblocked(self) -> None:
+        with self._lock:
+            self._blocked -= 1
+            self._counted.notify_all()
+
+    def wait_threads(self, live: int, spares: int, timeout: float) -> bool:
+        """Wait until there are ``live`` worker threads, ``spares`` of them parked; False at the timeout (for tests)."""
+        with self._lock:
+            return self._counted.wait_for(lambda: (self._live, self._spares) == (live, spares), timeout)
 
     def _watch(self) -> None:
         while True:

@@ -13,6 +13,7 @@ from helpers.producers import RawPutMedia, fragment_media, split_at_clusters
 from kvsmock.server import upload_readers as readers_module
 from kvsmock.server.chunked_body import ChunkedBodyError
 from kvsmock.server.upload_readers import UploadReaders
+from kvsmock.service.blocking_waits import waiting_on_disk
 
 pytestmark = pytest.mark.skipif(readers_module.upload_readers() is None, reason="the shared readers need epoll")
 
@@ -156,6 +157,49 @@ def test_stop_during_a_piece_returns_once_the_sink_is_done_with_it(readers, conn
     stopper.join(10)
     assert order == ["piece done", "stopped"]
     assert sink.pieces == 1 and sink.ends == []  # nothing pushed after the stop, and no end
+
+
+class DiskSink(Sink):
+    """A sink whose pieces wait on the disk (as a fragment's fsync and commit do) while ``disk``, for as long as
+    ``hold`` says."""
+
+    disk = True
+
+    def piece(self, data: bytes) -> bool:
+        if not self.disk:
+            return super().piece(data)
+        with waiting_on_disk():
+            return super().piece(data)
+
+
+def test_while_a_worker_waits_on_the_disk_another_reads_in_its_place():
+    readers = UploadReaders(workers=1)
+    waiting, other = DiskSink(), DiskSink()
+    waiting.hold = threading.Event()
+    other.disk = False
+    server_a, client_a = socket.socketpair()
+    server_b, client_b = socket.socketpair()
+    with server_a, client_a, server_b, client_b:
+        started(readers, (server_a, server_a.makefile("rb"), client_a), waiting, b"1\r\na\r\n")
+        assert waiting.in_piece.wait(10)  # the only worker waits on the disk
+        started(readers, (server_b, server_b.makefile("rb"), client_b), other, b"1\r\nb\r\n")
+        other.until(lambda: other.pieces == 1)  # read by a thread standing in for it
+        waiting.hold.set()
+        waiting.until(lambda: waiting.pieces == 1)
+        assert readers.wait_threads(live=2, spares=1, timeout=10)  # one reads; the other is parked
+
+        other.hold, other.disk = threading.Event(), True
+        waiting.hold, waiting.disk = None, False
+        other.in_piece.clear()
+        client_b.sendall(b"1\r\nc\r\n")
+        assert other.in_piece.wait(10)  # now b's worker waits on the disk: the parked one stands in
+        assert readers.wait_threads(live=2, spares=0, timeout=10)
+        client_a.sendall(b"1\r\nd\r\n")
+        waiting.until(lambda: waiting.pieces == 2)
+        other.hold.set()
+        other.until(lambda: other.pieces == 2)
+        assert readers.wait_threads(live=2, spares=1, timeout=10)  # no third thread was made
+    assert bytes(waiting.data) == b"ad" and bytes(other.data) == b"bc"
 
 
 def test_a_put_media_cut_anywhere_is_stored_and_its_bytes_counted(kvs_server):

@@ -22,6 +22,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from ..blocking_waits import waiting_on_disk
 from .database import Database
 from .writes import Writes
 
@@ -85,11 +86,12 @@ class GroupCommit:
             self._queue.append(job)
             lead = not self._leading
             self._leading = True
-        if not lead:
-            assert job.wake is not None
-            job.wake.wait()  # committed, or this thread commits next
-        if not job.finished:
-            self._lead()
+        with waiting_on_disk():  # for another's commit, or for its own fsync
+            if not lead:
+                assert job.wake is not None
+                job.wake.wait()  # committed, or this thread commits next
+            if not job.finished:
+                self._lead()
         if job.error is not None:
             raise job.error
 

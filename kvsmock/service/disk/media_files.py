@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Iterator
 
+from ..blocking_waits import waiting_on_disk
 from ..persistence import CorruptMediaError, StorageError
 
 __all__ = ["MediaFileWriter", "MediaFiles", "stream_dir_name"]
@@ -148,7 +149,8 @@ class MediaFileWriter:
             fd = self._fd if self._fd is not None else self._open()
             self._fd = None
             try:
-                os.fdatasync(fd)  # the pages are clean: the advice below can free them
+                with waiting_on_disk():
+                    os.fdatasync(fd)  # the pages are clean: the advice below can free them
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
             finally:
                 os.close(fd)
@@ -180,6 +182,7 @@ class MediaFileWriter:
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(fd)
+        with waiting_on_disk():
+            os.fsync(fd)
     finally:
         os.close(fd)
