@@ -359,6 +359,7 @@ class _Producer:
             ).encode()
         )
         self.persisted: dict[str, float] = {}
+        self.acked = threading.Condition()  # notified with each PERSISTED ACK
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -373,7 +374,9 @@ class _Producer:
                 for match in re.finditer(rb"\{[^{}]*\}", raw):
                     event = json.loads(match.group())
                     if event.get("EventType") == "PERSISTED":
-                        self.persisted.setdefault(event["FragmentNumber"], time.monotonic())
+                        with self.acked:
+                            self.persisted.setdefault(event["FragmentNumber"], time.monotonic())
+                            self.acked.notify_all()
         except OSError:
             return
 
@@ -395,10 +398,8 @@ def test_live_playlist_follows_a_producer(kvs_server):
     seen: dict[str, float] = {}
     try:
         producer.send(header + fragments[0])
-        deadline = time.monotonic() + 5
-        while not producer.persisted:
-            assert time.monotonic() < deadline, "no PERSISTED ACK"
-            time.sleep(0.01)
+        with producer.acked:
+            assert producer.acked.wait_for(lambda: producer.persisted, 5), "no PERSISTED ACK"
         first = next(iter(producer.persisted))  # persisted before the session existed
         url = _session(kvs_server, MaxMediaPlaylistFragmentResults=3)
         playlist_url, _ = _media_playlist(url)

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
@@ -220,17 +219,14 @@ def test_sigint_stops_cleanly():
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.stdout.read().decode(errors="replace")
-            try:
-                if requests.get(f"{url}/_kvsmock/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                assert time.monotonic() < deadline, "server did not become ready"
-                time.sleep(0.05)
+        banner = b""
+        while b"kvsmock credentials:" not in banner:  # the banner's last line: it is listening
+            line = process.stdout.readline()
+            assert line, banner.decode(errors="replace")  # it exited before it was ready
+            banner += line
+        assert requests.get(f"{url}/_kvsmock/health", timeout=10).ok
         code = stop_with(process, signal.SIGINT)
-        out = process.stdout.read().decode(errors="replace")
+        out = banner.decode(errors="replace") + process.stdout.read().decode(errors="replace")
     finally:
         if process.poll() is None:
             process.kill()
