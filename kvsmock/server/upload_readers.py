@@ -15,7 +15,9 @@ One upload is in at most one worker at a time; after :data:`TURN_BYTES` it
 goes back to the epoll set so that others get their turn. While a worker
 waits on the disk (with ``--data-dir``, a fragment's fsync and commit:
 :func:`~kvsmock.service.blocking_waits.waiting_on_disk`) another thread
-reads in its place, so the uploads behind it do not wait for that disk.
+reads in its place (one parked after an earlier wait, else a new one), so
+the uploads behind it do not wait for that disk; once the wait is over, the
+thread that had stood in is parked again (up to :data:`SPARES`; more end).
 
 Only plain-HTTP chunked uploads on Linux are pumped: over TLS a read must
 go through the TLS session's own buffering, and without epoll there is no
@@ -43,6 +45,8 @@ log = logging.getLogger("kvsmock.server")
 #: Threads reading pumped uploads. Few on purpose: with 300 cameras (``benchmarks/cameras.py``) two gave
 #: ACK p99 38-176 ms in memory, three 101, four 440, sixteen 356 (each more only queues for the GIL).
 WORKERS = 2
+#: Threads kept parked for the next wait on the disk once the wait they stood in for is over; more end.
+SPARES = 8
 #: The most bytes one read takes.
 RECV_SIZE = 256 * 1024
 #: Bytes read from one upload in a turn before the others get theirs.
@@ -58,11 +62,12 @@ class UploadReaders:
     watched again until the worker that read them re-arms it.
     """
 
-    def __init__(self, workers: int = WORKERS):
+    def __init__(self, workers: int = WORKERS, spares: int = SPARES):
         self._epoll = select.epoll()
         self._pumps: dict[int, SocketPump] = {}  # by file descriptor
         self._work: queue.SimpleQueue[tuple[SocketPump, bytes]] = queue.SimpleQueue()
         self._workers = workers
+        self._most_spares = spares
         self._lock = threading.Lock()
         self._counted = threading.Condition(self._lock)  # notified when the counts below change
         self._started = False
@@ -118,8 +123,12 @@ class UploadReaders:
             del pump, first  # nothing of an upload is kept alive while the worker waits
             if self._surplus():  # checked without the lock first: it is taken only after a wait
                 with self._lock:
-                    spare = self._surplus()
-                    if spare:  # a wait that another thread stood in for is over: one too many read now
+                    spare = self._surplus()  # a wait that another stood in for is over: one too many read now
+                    if spare and self._spares >= self._most_spares:
+                        self._live -= 1
+                        self._counted.notify_all()
+                        return
+                    if spare:
                         self._spares += 1
                         self._counted.notify_all()
                 if spare:

@@ -202,6 +202,20 @@ def test_while_a_worker_waits_on_the_disk_another_reads_in_its_place():
     assert bytes(waiting.data) == b"ad" and bytes(other.data) == b"bc"
 
 
+def test_a_stand_in_past_the_spares_kept_ends_once_the_wait_is_over(connection):
+    readers = UploadReaders(workers=1, spares=0)
+    sink = DiskSink()
+    sink.hold = threading.Event()
+    started(readers, connection, sink, b"1\r\na\r\n")
+    assert sink.in_piece.wait(10)
+    assert readers.wait_threads(live=2, spares=0, timeout=10)  # one waits, one stands in
+    sink.hold.set()
+    assert readers.wait_threads(live=1, spares=0, timeout=10)  # no spare is kept: the extra thread ended
+    connection[2].sendall(b"1\r\nb\r\n0\r\n\r\n")
+    sink.until(lambda: sink.ends)
+    assert bytes(sink.data) == b"ab" and sink.ends == [None]
+
+
 def test_a_put_media_cut_anywhere_is_stored_and_its_bytes_counted(kvs_server):
     kvs_server.kinesisvideo.create_stream(StreamName="cut-anywhere", DataRetentionInHours=1)
     header, clusters = split_at_clusters(fragment_media(duration_s=3))
