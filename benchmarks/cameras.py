@@ -84,6 +84,7 @@ import json
 import math
 import os
 import shutil
+import ssl
 import statistics
 import sys
 import tempfile
@@ -167,9 +168,10 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-def start_server(mode: str, work: Path, quotas: str = "service") -> KvsServer:
-    """A fresh server; its temporary files (the in-memory server's spill files) go under ``work``."""
-    extra = ["--tls", "off", "--quotas", quotas]
+def start_server(mode: str, work: Path, quotas: str = "service", tls: bool = False) -> KvsServer:
+    """A fresh server; its temporary files (the in-memory server's spill files) go under ``work``; ``tls``: it
+    answers HTTPS too (its local CA), else plain HTTP only."""
+    extra = ["--tls", "local-ca" if tls else "off", "--quotas", quotas]
     if mode == "data-dir":
         extra += ["--data-dir", str(work / "data")]
     saved = os.environ.get("TMPDIR")
@@ -490,9 +492,9 @@ async def loop_lag(samples: list[float], until: float) -> None:
         samples.append(loop.time() - t - 0.01)
 
 
-async def connect(cam: Camera, port: int, gate: asyncio.Semaphore) -> None:
+async def connect(cam: Camera, port: int, gate: asyncio.Semaphore, tls: ssl.SSLContext | None) -> None:
     async with gate:
-        cam.reader, cam.writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+        cam.reader, cam.writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20, ssl=tls)
 
 
 def log_tracebacks(server: KvsServer) -> tuple[int, str]:
@@ -505,10 +507,10 @@ def log_tracebacks(server: KvsServer) -> tuple[int, str]:
 
 
 async def stream_cameras(server: KvsServer, media: Media, streams: list[str], seconds: int,
-                         viewers: list[Viewer] | None = None, reader_processes: int = 1) -> dict:
+                         viewers: list[Viewer] | None = None, reader_processes: int = 1, tls: bool = False) -> dict:
     """N cameras (one per stream) for ``seconds`` each, plus ``viewers`` on the first stream (spread over
     ``reader_processes`` processes); measures the window in which every camera streams (from the last camera's
-    start to the first camera's end)."""
+    start to the first camera's end). ``tls``: the cameras connect over HTTPS, as the C producer SDK does."""
     loop = asyncio.get_running_loop()
     n = len(streams)
     fragments = max(2, seconds // FRAGMENT_S)
@@ -520,7 +522,8 @@ async def stream_cameras(server: KvsServer, media: Media, streams: list[str], se
     for i, stream in enumerate(streams):
         offset = spread * i / max(1, n - 1)
         cams.append(Camera(stream, base + offset, int((wall + offset) * 1000)))
-    await asyncio.gather(*(connect(c, server.port, gate) for c in cams))
+    context = server.ssl_context() if tls else None
+    await asyncio.gather(*(connect(c, server.port, gate, context) for c in cams))
     if loop.time() > base - 0.2:  # connecting took longer than planned: move the start
         shift = loop.time() + 0.5 - base
         for c in cams:
@@ -609,21 +612,21 @@ def free_bytes(path: Path) -> int:
 
 
 def run_variant(mode: str, n: int, seconds: int, media: Media, tmp: Path, readers: int = 0,
-                reader_quotas: str = "service", reader_processes: int = 1) -> dict:
+                reader_quotas: str = "service", reader_processes: int = 1, tls: bool = False) -> dict:
     """A fresh server, N cameras (or one camera and ``readers`` readers), the server stopped, its files deleted."""
     need = int(n * media.fragment_bytes / FRAGMENT_S * (seconds + 10) * 1.2) + 2 * 1024 * MB
     if free_bytes(tmp) < need:
         raise SystemExit(f"not enough free space in {tmp}: {free_bytes(tmp) / 1024 / MB:.1f} GiB "
                          f"for {need / 1024 / MB:.1f} GiB")
     work = Path(tempfile.mkdtemp(prefix="kvsmock-cameras-", dir=tmp))
-    server = start_server(mode, work, quotas=reader_quotas if readers else "off")  # see the module docstring
+    server = start_server(mode, work, quotas=reader_quotas if readers else "off", tls=tls)  # see the module docstring
     try:
         kv = server.kinesisvideo
         streams = [f"camera-{i:04d}" for i in range(n)]
         for name in streams:
             kv.create_stream(StreamName=name, DataRetentionInHours=RETENTION_HOURS)
         viewers = [Viewer() for _ in range(readers)]
-        result = asyncio.run(stream_cameras(server, media, streams, seconds, viewers or None, reader_processes))
+        result = asyncio.run(stream_cameras(server, media, streams, seconds, viewers or None, reader_processes, tls))
         result["mode"] = mode
         if readers:
             cam = result["cams"][0]
@@ -787,6 +790,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--tmp", default=tempfile.gettempdir(), help="where --data-dir directories go")
     parser.add_argument("--quick", action="store_true", help="smoke run: 10 s, N=1,10, M=1,10, one round, no file")
+    parser.add_argument("--tls", action="store_true",
+                        help="cameras connect over HTTPS (the server's local CA), as the C producer SDK and kvssink "
+                             "do; results go to cameras-tls.md")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
@@ -821,7 +827,7 @@ def main(argv: list[str] | None = None) -> int:
         order = modes[r % len(modes):] + modes[: r % len(modes)]
         for n in cameras:
             for mode in order:
-                camera_results.append(run_variant(mode, n, args.seconds, media, tmp))
+                camera_results.append(run_variant(mode, n, args.seconds, media, tmp, tls=args.tls))
                 note(camera_results[-1])
         for quotas in reader_quotas:
             for m in reader_counts:
@@ -830,7 +836,7 @@ def main(argv: list[str] | None = None) -> int:
                 for mode in order:
                     reader_results.append(
                         run_variant(mode, 1, args.reader_seconds, media, tmp, readers=m, reader_quotas=quotas,
-                                    reader_processes=args.reader_processes)
+                                    reader_processes=args.reader_processes, tls=args.tls)
                     )
                     note(reader_results[-1])
     largest = max(cameras, default=0)
@@ -838,7 +844,7 @@ def main(argv: list[str] | None = None) -> int:
         if not all(held(x) for x in camera_results if x["n"] == largest):
             break
         for mode in modes:
-            camera_results.append(run_variant(mode, n, args.seconds, media, tmp))
+            camera_results.append(run_variant(mode, n, args.seconds, media, tmp, tls=args.tls))
             note(camera_results[-1])
         largest = n
 
@@ -846,7 +852,7 @@ def main(argv: list[str] | None = None) -> int:
     load_end = os.getloadavg()
     intro = [
         f"Camera scale benchmark: N real-time cameras against `kvsmock server` (in memory, and with `--data-dir` on "
-        f"{tmp}), each one PutMedia connection streaming {KBPS / 1000:g} Mbit/s ({media.fragment_bytes / MB:.2f} MB "
+        f"{tmp}), each one PutMedia connection{' over HTTPS (the server answering with its local CA)' if args.tls else ''} streaming {KBPS / 1000:g} Mbit/s ({media.fragment_bytes / MB:.2f} MB "
         f"per 2-s fragment, {FPS} fps, keyframe every {FRAMES} frames, {'each frame' if args.batch_frames == 1 else f'{args.batch_frames} frames'} "
         f"sent as one chunk at its due time), ABSOLUTE timecodes, the C producer SDK's layout (unknown-size "
         f"Clusters, one per fragment), {args.seconds} s per variant, streams with DataRetentionInHours "
@@ -889,7 +895,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *reader_rows(reader_results),
     ]
-    publish("cameras", intro, columns, aligns, camera_rows(camera_results), footer=footer, write=not args.no_write)
+    publish("cameras-tls" if args.tls else "cameras", intro, columns, aligns, camera_rows(camera_results), footer=footer, write=not args.no_write)
     return 0
 
 
