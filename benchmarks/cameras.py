@@ -880,21 +880,21 @@ def main(argv: list[str] | None = None) -> int:
                "server disk writes MB/s", "RSS end / peak MB", "ACK p50 / p99 ms", "PERSISTED / expected", "errors",
                "late / loop lag p99 ms", "load (1 min)", "held"]
     aligns = ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---:", "---:", "---"]
-    footer = [
-        "Findings:",
-        *summary(camera_results),
-        "",
-        f"Readers: one camera (as above) on one stream and M GetMedia (StartSelectorType NOW) readers for "
-        f"{args.reader_seconds} s. The service (and kvsmock) allow 3 GetMedia connections and 5 GetMedia calls a "
-        "second per stream: readers past the third are refused with ConnectionLimitExceededException, or "
-        "ClientLimitExceededException past the fifth call in a second (counted, not retried); delivery latency is for "
-        "the admitted readers only: from the producer writing the byte that completes a fragment to the reader "
-        "having its whole GetMedia chunk (the trailing CONTINUATION_TOKEN tag), and to the reader seeing the chunk's "
-        "FRAGMENT_NUMBER tag (the chunk's start). With quotas off (`--quotas off`, the benchmark only) every "
-        "reader is admitted: what the fan-out of one fragment to M readers costs.",
-        "",
-        *reader_rows(reader_results),
-    ]
+    footer = ["Findings:", *summary(camera_results)]
+    if reader_results:
+        footer += [
+            "",
+            f"Readers: one camera (as above) on one stream and M GetMedia (StartSelectorType NOW) readers for "
+            f"{args.reader_seconds} s. The service (and kvsmock) allow 3 GetMedia connections and 5 GetMedia calls a "
+            "second per stream: readers past the third are refused with ConnectionLimitExceededException, or "
+            "ClientLimitExceededException past the fifth call in a second (counted, not retried); delivery latency is for "
+            "the admitted readers only: from the producer writing the byte that completes a fragment to the reader "
+            "having its whole GetMedia chunk (the trailing CONTINUATION_TOKEN tag), and to the reader seeing the chunk's "
+            "FRAGMENT_NUMBER tag (the chunk's start). With quotas off (`--quotas off`, the benchmark only) every "
+            "reader is admitted: what the fan-out of one fragment to M readers costs.",
+            "",
+            *reader_rows(reader_results),
+        ]
     publish("cameras-tls" if args.tls else "cameras", intro, columns, aligns, camera_rows(camera_results), footer=footer, write=not args.no_write)
     return 0
 
