@@ -70,10 +70,12 @@ counts of ``--more`` are tried, one round each, while they hold.
     python benchmarks/cameras.py [--quick] [--seconds 60] [--cameras 1,10,100,300] [--more 500,1000]
                                  [--readers 1,10,50] [--reader-quotas service,off] [--reader-seconds 30]
                                  [--reader-processes 4] [--rounds 2]
-                                 [--batch-frames 1] [--tmp /tmp] [--no-write]
+                                 [--batch-frames 1] [--tmp /tmp] [--tls] [--no-write]
 
 ``--quick`` is a smoke run (10 s, N = 1, 10, M = 1, 10, one round) that does
-not write results/cameras.md.
+not write results/cameras.md. ``--tls`` connects the cameras over HTTPS (the
+server answering with its local CA), as the C producer SDK and kvssink
+always do, and writes results/cameras-tls.md instead.
 """
 
 from __future__ import annotations
