@@ -6,9 +6,8 @@ each waiting its turn for the GIL behind all the others: under that
 contention every blocking call (a socket read, a file write, an fsync, a
 database commit) costs milliseconds more to come back from, and the ACKs
 wait for it. :class:`UploadReaders` keeps every pumped upload's socket in
-one epoll set, which a pool of :data:`WORKERS` threads waits on (no thread
-between the set and the worker: the one the kernel wakes for a socket reads
-it). The worker reads what has arrived
+one epoll set, watched by one thread; when one has bytes it is handed to a
+pool of :data:`WORKERS` threads, which reads what has arrived
 (``MSG_DONTWAIT``: the socket stays blocking for the response's thread,
 which writes to it), decodes the chunks (:class:`~.chunked_body.ChunkedBody`)
 and pushes the data to the upload's :class:`~kvsmock.api.request.BodySink`.
@@ -29,7 +28,6 @@ delays would hold a worker) are read by a thread each, as before.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import select
 import socket
@@ -67,11 +65,7 @@ class UploadReaders:
     def __init__(self, workers: int = WORKERS, spares: int = SPARES):
         self._epoll = select.epoll()
         self._pumps: dict[int, SocketPump] = {}  # by file descriptor
-        # Uploads just started, with what their connection's reader held: a worker takes each when the
-        # eventfd (in the epoll set, counting them) wakes it.
         self._work: queue.SimpleQueue[tuple[SocketPump, bytes]] = queue.SimpleQueue()
-        self._work_count = os.eventfd(0, os.EFD_SEMAPHORE | os.EFD_NONBLOCK)
-        self._epoll.register(self._work_count, select.EPOLLIN)
         self._workers = workers
         self._most_spares = spares
         self._lock = threading.Lock()
@@ -107,7 +101,6 @@ class UploadReaders:
         if not self._started:  # the first upload starts the threads (the lock only then, not per read)
             self._start()
         self._work.put((pump, first))
-        os.eventfd_write(self._work_count, 1)
 
     def _start(self) -> None:
         with self._lock:
@@ -115,6 +108,7 @@ class UploadReaders:
                 return
             self._started = True
             self._live = self._workers
+        threading.Thread(target=self._watch, name="kvsmock-upload-epoll", daemon=True).start()
         for _ in range(self._workers):
             self._add_worker()
 
@@ -124,8 +118,9 @@ class UploadReaders:
     def _read(self) -> None:
         join_pool(self)  # its waits on the disk let another thread read meanwhile
         while True:
-            for fd, _ in self._epoll.poll(-1, 1):
-                self._serve(fd)  # its own frame: nothing of an upload is kept alive while the worker waits
+            pump, first = self._work.get()
+            pump.turn(first)
+            del pump, first  # nothing of an upload is kept alive while the worker waits
             if self._surplus():  # checked without the lock first: it is taken only after a wait
                 with self._lock:
                     spare = self._surplus()  # a wait that another stood in for is over: one too many read now
@@ -138,20 +133,6 @@ class UploadReaders:
                         self._counted.notify_all()
                 if spare:
                     self._spare_turn.acquire()
-
-    def _serve(self, fd: int) -> None:
-        """The epoll set woke this worker for ``fd``: an upload that just started, or one whose socket has bytes."""
-        if fd == self._work_count:
-            try:
-                os.eventfd_read(fd)
-            except BlockingIOError:  # another worker took it
-                return
-            pump, first = self._work.get_nowait()
-            pump.turn(first)
-            return
-        found = self._pumps.get(fd)
-        if found is not None and found.claim():
-            found.turn()
 
     def _surplus(self) -> bool:
         """Whether more workers read now than :data:`WORKERS` (one stood in for a wait now over)."""
@@ -183,6 +164,13 @@ class UploadReaders:
         """Wait until there are ``live`` worker threads, ``spares`` of them parked; False at the timeout (for tests)."""
         with self._lock:
             return self._counted.wait_for(lambda: (self._live, self._spares) == (live, spares), timeout)
+
+    def _watch(self) -> None:
+        while True:
+            for fd, _ in self._epoll.poll():
+                pump = self._pumps.get(fd)
+                if pump is not None:
+                    pump.ready()
 
 
 _ONE_SHOT_READ = select.EPOLLIN | select.EPOLLONESHOT if hasattr(select, "epoll") else 0
@@ -231,13 +219,13 @@ class SocketPump:
                 self._state = _ENDED
             self._lock.wait_for(lambda: self._state == _ENDED)
 
-    def claim(self) -> bool:
-        """The socket has bytes: whether the worker woken for them is to read them (the pump was not stopped)."""
+    def ready(self) -> None:
+        """The socket has bytes (the epoll thread): give it to a worker."""
         with self._lock:
             if self._state != _ARMED:
-                return False
+                return
             self._state = _RUNNING
-            return True
+        self._readers._submit(self)
 
     def turn(self, first: bytes = b"") -> None:
         """Read what has arrived (up to :data:`TURN_BYTES`) and push it (a worker)."""
@@ -306,7 +294,7 @@ def upload_readers() -> UploadReaders | None:
     """The process's :class:`UploadReaders`; None where there is no epoll (not Linux): each upload is then
     read by a thread of its own."""
     global _readers
-    if not (hasattr(select, "epoll") and hasattr(os, "eventfd")):
+    if not hasattr(select, "epoll"):
         return None
     with _readers_lock:
         if _readers is None:
