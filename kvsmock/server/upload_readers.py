@@ -136,14 +136,18 @@ class UploadReaders:
 
     def _surplus(self) -> bool:
         """Whether more workers read now than :data:`WORKERS` (one stood in for a wait now over)."""
-        return self._live - self._spares - self._blocked > self._workers
+        return self._reading() > self._workers
+
+    def _reading(self) -> int:
+        """Worker threads that are neither parked nor waiting on the disk."""
+        return self._live - self._spares - self._blocked
 
     # ------------------------------------------- a worker waits on the disk (BlockingPool)
     def blocked(self) -> None:
         """A worker is about to wait (an fsync, a commit): another reads in its place meanwhile."""
         with self._lock:
             self._blocked += 1
-            short = self._live - self._spares - self._blocked < self._workers  # a worker fewer than wanted
+            short = self._reading() < self._workers  # a worker fewer than wanted
             wake = short and self._spares > 0
             if wake:
                 self._spares -= 1
