@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -59,14 +60,18 @@ def readers():
     return UploadReaders(workers=2)
 
 
+@contextlib.contextmanager
+def socket_connection():
+    """(the server's socket and its buffered reader, the client's socket), closed at the end."""
+    server, client = socket.socketpair()
+    with server, client:
+        yield server, server.makefile("rb", 64 * 1024), client
+
+
 @pytest.fixture
 def connection():
-    """(the server's socket and its buffered reader, the client's socket), the request head already read."""
-    server, client = socket.socketpair()
-    rfile = server.makefile("rb", 64 * 1024)
-    yield server, rfile, client
-    for sock in (server, client):
-        sock.close()
+    with socket_connection() as made:
+        yield made
 
 
 def started(readers, connection, sink, head_and_more: bytes = b""):
@@ -99,10 +104,10 @@ def test_a_connection_closed_inside_the_body_is_an_error_but_in_its_trailers_the
     sink.until(lambda: sink.ends)
     assert isinstance(sink.ends[0], ConnectionError) and bytes(sink.data) == b"ab"
 
-    server, client = socket.socketpair()
-    with server, client:
+    with socket_connection() as second:
         in_trailers = Sink()
-        started(readers, (server, server.makefile("rb"), client), in_trailers, b"1\r\nx\r\n0\r\nX-T: 1\r\n")
+        client = second[2]
+        started(readers, second, in_trailers, b"1\r\nx\r\n0\r\nX-T: 1\r\n")
         client.shutdown(socket.SHUT_WR)
         in_trailers.until(lambda: in_trailers.ends)
         assert in_trailers.ends == [None] and bytes(in_trailers.data) == b"x"
@@ -177,12 +182,11 @@ def test_while_a_worker_waits_on_the_disk_another_reads_in_its_place():
     waiting, other = DiskSink(), DiskSink()
     waiting.hold = threading.Event()
     other.disk = False
-    server_a, client_a = socket.socketpair()
-    server_b, client_b = socket.socketpair()
-    with server_a, client_a, server_b, client_b:
-        started(readers, (server_a, server_a.makefile("rb"), client_a), waiting, b"1\r\na\r\n")
+    with socket_connection() as a, socket_connection() as b:
+        client_a, client_b = a[2], b[2]
+        started(readers, a, waiting, b"1\r\na\r\n")
         assert waiting.in_piece.wait(10)  # the only worker waits on the disk
-        started(readers, (server_b, server_b.makefile("rb"), client_b), other, b"1\r\nb\r\n")
+        started(readers, b, other, b"1\r\nb\r\n")
         other.until(lambda: other.pieces == 1)  # read by a thread standing in for it
         waiting.hold.set()
         waiting.until(lambda: waiting.pieces == 1)
