@@ -238,3 +238,35 @@ def test_a_put_media_cut_anywhere_is_stored_and_its_bytes_counted(kvs_server):
     logged = requests.get(f"{kvs_server.endpoint_url}/_kvsmock/requests", timeout=10).json()["requests"]
     put = [entry for entry in logged if entry["operation"] == "PutMedia" and "cut-anywhere" in (entry["resource"] or "")]
     assert [entry["bytes_in"] for entry in put] == [sum(map(len, parts))]
+
+
+def test_sockets_ready_together_are_read_in_order_and_one_waiting_on_the_disk_holds_up_none_of_the_others():
+    readers = UploadReaders(workers=1)
+    read: list[str] = []
+
+    class Logged(DiskSink):
+        def __init__(self, name: str):
+            super().__init__()
+            self.name, self.disk = name, False
+
+        def piece(self, data: bytes) -> bool:
+            read.append(f"{self.name}{data.decode()}")
+            return super().piece(data)
+
+    first, second, third, busy = Logged("1"), Logged("2"), Logged("3"), Logged("busy")
+    with (socket_connection() as c1, socket_connection() as c2, socket_connection() as c3,
+          socket_connection() as c4):
+        for connection, sink in ((c1, first), (c2, second), (c3, third)):
+            started(readers, connection, sink, b"1\r\na\r\n")
+        busy.hold = threading.Event()
+        started(readers, c4, busy, b"1\r\nx\r\n")
+        assert busy.in_piece.wait(10)  # the only worker has read the other three (first in, first read) and waits
+        first.hold, first.disk = threading.Event(), True
+        for connection in (c1, c2, c3):
+            connection[2].sendall(b"1\r\nb\r\n")  # the three turn ready together, in this order
+        busy.hold.set()  # the worker takes all three from the epoll set; the first of them waits on the disk
+        third.until(lambda: third.pieces == 2)  # the other two were read meanwhile, by a thread standing in
+        assert first.pieces == 1 and second.pieces == 2
+        first.hold.set()
+        first.until(lambda: first.pieces == 2)
+    assert read == ["1a", "2a", "3a", "busyx", "1b", "2b", "3b"]
