@@ -98,6 +98,7 @@ from conftest_plugin import KvsServer
 from kvsmock.media import ebml
 from kvsmock.media.ebml import ids
 from kvsmock.media.matroska import Packet, TrackInfo as TrackSpec, cluster_element, header_elements
+from media import host_speed
 from proc_stats import cpu_seconds, own_cpu_seconds, proc_status, proc_written
 from report import publish
 
@@ -811,6 +812,8 @@ def main(argv: list[str] | None = None) -> int:
     modes = [m for m in args.modes.split(",") if m]
     tmp = Path(args.tmp)
     media = Media(args.batch_frames)
+    speed = host_speed()
+    print(f"Host: {speed}", flush=True)
     started, load_start = time.monotonic(), os.getloadavg()
     camera_results: list[dict] = []
     reader_results: list[dict] = []
@@ -865,7 +868,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {os.cpu_count()} CPUs, shared (other work ran too): load average (1/5/15 min) "
         f"{load_start[0]:.1f} / {load_start[1]:.1f} / {load_start[2]:.1f} at the start, "
         f"{load_end[0]:.1f} / {load_end[1]:.1f} / {load_end[2]:.1f} at the end; the cameras (one asyncio event "
-        f"loop) can use one core; the readers run in {args.reader_processes} processes of their own. Run time {elapsed / 60:.1f} min. "
+        f"loop) can use one core; the readers run in {args.reader_processes} processes of their own. At the start, {speed} "
+        "(the same figures from another run tell how much faster or slower its host was). "
+        f"Run time {elapsed / 60:.1f} min. "
         f"`python benchmarks/cameras.py{''.join(' ' + a for a in (argv if argv is not None else sys.argv[1:]))}`"
         + ("" if (argv if argv is not None else sys.argv[1:]) else " (the defaults)"),
         "",

@@ -81,6 +81,33 @@ def first_touch_rate(size: int) -> float:
     return float(out.stdout) / MB
 
 
+def session_rate(body: bytes, rounds: int) -> float:
+    """MB/s at which a PutMedia session alone (no server, no HTTP) ingests ``body``, median of ``rounds``: what
+    kvsmock's own ingest work costs on this machine."""
+    from kvsmock.service.backend import KinesisVideoService
+    from kvsmock.service.put_media import PutMediaSession
+
+    service = KinesisVideoService("us-east-1", "123456789012")
+    rates = []
+    for r in range(rounds):
+        service.create_stream(f"direct-{r}", data_retention_hours=1)
+        session = PutMediaSession(service.streams[f"direct-{r}"])
+        start = time.perf_counter()
+        for i in range(0, len(body), 65536):
+            session.feed(body[i : i + 65536])
+        session.close()
+        rates.append(len(body) / MB / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def host_speed() -> str:
+    """How fast this machine is at what ingest costs, for comparing runs made on different hosts or days."""
+    header, frags = fragments(30, start_ms=1_700_000_000_000)
+    body = header + b"".join(frags)
+    return (f"the PutMedia session alone ingests {session_rate(body, 3):.0f} MB/s and a fresh process fills untouched "
+            f"memory at {first_touch_rate(len(body)):.0f} MB/s (`benchmarks/media.py` (b), (a'))")
+
+
 def fragments(count: int, start_ms: int = 0) -> tuple[bytes, list[bytes]]:
     """The MKV header and ``count`` 2-second fragments (cluster + END_OF_FRAGMENT tags)."""
     header = ebml.ebml_header("matroska") + ebml.UNKNOWN_SIZE_SEGMENT_HEADER + header_elements(
@@ -288,20 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             acks = put_media(f"in-{r}", media=body_bytes, region_name="us-east-1")
             in_rates.append(body_mb / (time.perf_counter() - start))
             assert sum(a["EventType"] == "PERSISTED" for a in acks) == count
-    from kvsmock.service.backend import KinesisVideoService
-    from kvsmock.service.put_media import PutMediaSession
-
-    service = KinesisVideoService("us-east-1", "123456789012")
-    direct_rates = []
-    for r in range(args.rounds):
-        service.create_stream(f"direct-{r}", data_retention_hours=1)
-        session = PutMediaSession(service.streams[f"direct-{r}"])
-        start = time.perf_counter()
-        for i in range(0, len(body_bytes), 65536):
-            session.feed(body_bytes[i : i + 65536])
-        session.close()
-        direct_rates.append(body_mb / (time.perf_counter() - start))
-    direct = statistics.median(direct_rates)
+    direct = session_rate(body_bytes, args.rounds)
     rows.insert(2, ("(b) in-process ingest through put_media", f"{statistics.median(in_rates):.0f} MB/s", f"PutMedia session alone {direct:.0f} MB/s (target >= 300)"))
 
     intro = [
