@@ -50,6 +50,9 @@ writing the byte that completes a fragment to a reader having received the
 fragment's whole GetMedia chunk (its trailing CONTINUATION_TOKEN tag; the
 fragment is told by its AWS_KINESISVIDEO_FRAGMENT_NUMBER tag, matched to the
 camera's ACKs), and to the reader seeing its FRAGMENT_NUMBER tag (first).
+Only fragments completed after the reader sent its request count: NOW
+starts with the latest fragment stored, which a reader whose process
+started late gets at once, long after it was complete.
 
 The camera variants run the server with ``--quotas off``: creating hundreds
 of streams at once is more than the service allows (50 CreateStream calls a
@@ -98,7 +101,6 @@ from conftest_plugin import KvsServer
 from kvsmock.media import ebml
 from kvsmock.media.ebml import ids
 from kvsmock.media.matroska import Packet, TrackInfo as TrackSpec, cluster_element, header_elements
-from media import host_speed
 from proc_stats import cpu_seconds, own_cpu_seconds, proc_status, proc_written
 from report import publish
 
@@ -321,6 +323,7 @@ class Viewer:
     admitted: bool = False
     refused: bool = False
     failure: str | None = None
+    asked_at: float | None = None  # when it sent its GetMedia (monotonic)
     first: dict[str, float] = field(default_factory=dict)  # fragment number -> its FRAGMENT_NUMBER tag seen
     whole: dict[str, float] = field(default_factory=dict)  # fragment number -> its trailing tags seen
 
@@ -350,6 +353,7 @@ class ViewerProtocol(asyncio.BufferedProtocol):
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         self.transport = transport
+        self.viewer.asked_at = time.monotonic()
         transport.write(self.request)
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -636,13 +640,16 @@ def run_variant(mode: str, n: int, seconds: int, media: Media, tmp: Path, reader
             first, whole = [], []
             admitted = [v for v in viewers if v.admitted]
             for v in admitted:
+                # Only fragments completed after the reader asked: NOW sends the latest one stored at once,
+                # however long before the reader (its process started late) asked for it.
+                asked = v.asked_at if v.asked_at is not None else float("inf")
                 for number, t in v.whole.items():
                     tc = cam.numbers.get(number)
-                    if tc in cam.complete:
+                    if tc in cam.complete and cam.complete[tc] >= asked:
                         whole.append(t - cam.complete[tc])
                 for number, t in v.first.items():
                     tc = cam.numbers.get(number)
-                    if tc in cam.complete:
+                    if tc in cam.complete and cam.complete[tc] >= asked:
                         first.append(t - cam.complete[tc])
             result.update(
                 m=readers,
@@ -812,6 +819,8 @@ def main(argv: list[str] | None = None) -> int:
     modes = [m for m in args.modes.split(",") if m]
     tmp = Path(args.tmp)
     media = Media(args.batch_frames)
+    from media import host_speed  # here: the readers' processes (this script too) need none of what it imports
+
     speed = host_speed()
     print(f"Host: {speed}", flush=True)
     started, load_start = time.monotonic(), os.getloadavg()
@@ -897,7 +906,8 @@ def main(argv: list[str] | None = None) -> int:
             "ClientLimitExceededException past the fifth call in a second (counted, not retried); delivery latency is for "
             "the admitted readers only: from the producer writing the byte that completes a fragment to the reader "
             "having its whole GetMedia chunk (the trailing CONTINUATION_TOKEN tag), and to the reader seeing the chunk's "
-            "FRAGMENT_NUMBER tag (the chunk's start). With quotas off (`--quotas off`, the benchmark only) every "
+            "FRAGMENT_NUMBER tag (the chunk's start), for the fragments completed after the reader sent its request "
+            "(NOW starts with the latest stored, which a reader that asked late gets at once). With quotas off (`--quotas off`, the benchmark only) every "
             "reader is admitted: what the fan-out of one fragment to M readers costs.",
             "",
             *reader_rows(reader_results),
