@@ -637,20 +637,23 @@ def run_variant(mode: str, n: int, seconds: int, media: Media, tmp: Path, reader
         result["mode"] = mode
         if readers:
             cam = result["cams"][0]
-            first, whole = [], []
             admitted = [v for v in viewers if v.admitted]
-            for v in admitted:
-                # Only fragments completed after the reader asked: NOW sends the latest one stored at once,
-                # however long before the reader (its process started late) asked for it.
+
+            def delays(v: Viewer, seen: dict[str, float]) -> list[float]:
+                """From each fragment's completing byte to ``seen``, for the fragments completed after ``v`` asked:
+                NOW sends the latest one stored at once, however long before the reader (its process started
+                late) asked for it."""
                 asked = v.asked_at if v.asked_at is not None else float("inf")
-                for number, t in v.whole.items():
+                out = []
+                for number, t in seen.items():
                     tc = cam.numbers.get(number)
-                    if tc in cam.complete and cam.complete[tc] >= asked:
-                        whole.append(t - cam.complete[tc])
-                for number, t in v.first.items():
-                    tc = cam.numbers.get(number)
-                    if tc in cam.complete and cam.complete[tc] >= asked:
-                        first.append(t - cam.complete[tc])
+                    completed = cam.complete.get(tc) if tc is not None else None
+                    if completed is not None and completed >= asked:
+                        out.append(t - completed)
+                return out
+
+            whole = [d for v in admitted for d in delays(v, v.whole)]
+            first = [d for v in admitted for d in delays(v, v.first)]
             result.update(
                 m=readers,
                 quotas=reader_quotas,
