@@ -264,7 +264,7 @@ def test_sockets_ready_together_are_read_in_order_and_one_waiting_on_the_disk_ho
         first.hold, first.disk = threading.Event(), True
         for connection in (c1, c2, c3):
             connection[2].sendall(b"1\r\nb\r\n")  # the three turn ready together, in this order
-        busy.hold.set()  # the worker takes all three from the epoll set; the first of them waits on the disk
+        busy.hold.set()  # the three are read in the order they turned ready; the first of them waits on the disk
         third.until(lambda: third.pieces == 2)  # the other two were read meanwhile, by a thread standing in
         assert first.pieces == 1 and second.pieces == 2
         first.hold.set()
