@@ -13,7 +13,8 @@ which writes to it), decodes the chunks (:class:`~.chunked_body.ChunkedBody`)
 and pushes the data to the upload's :class:`~kvsmock.api.request.BodySink`.
 One upload is in at most one worker at a time; after :data:`TURN_BYTES` it
 goes back to the epoll set so that others get their turn. While a worker
-waits on the disk (with ``--data-dir``, a fragment's fsync and commit:
+waits on the disk (with ``--data-dir``, a fragment's fsync and commit; in
+memory, the spill threads' writes once their backlog is full:
 :func:`~kvsmock.service.blocking_waits.waiting_on_disk`) another thread
 reads in its place (one parked after an earlier wait, else a new one), so
 the uploads behind it do not wait for that disk; once the wait is over, the

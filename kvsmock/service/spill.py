@@ -11,10 +11,11 @@ fragment only does bookkeeping: no file is written by the thread that
 stores, nor while the budget's lock is held. Media queued but not yet
 written still takes RAM, so a store waits while more than
 :data:`SPILL_BACKLOG` bytes are queued (the disk is slower than the
-uploads). The files hold the same ciphertext the memory held; they are not
-made durable: this is a cache on disk, not a durable store, and a restart
-forgets it as it forgets everything else in memory. The index of fragments
-stays in memory.
+uploads), a wait on the disk that the server's upload readers are told of
+(:func:`~.blocking_waits.waiting_on_disk`). The files hold the same
+ciphertext the memory held; they are not made durable: this is a cache on
+disk, not a durable store, and a restart forgets it as it forgets
+everything else in memory. The index of fragments stays in memory.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from .blocking_waits import waiting_on_disk
 from .encryption import Sealed
 from .fragments import StoredFragment
 from .persistence import InMemory
@@ -123,7 +125,7 @@ class SpillingMemory(InMemory):
         """Count a new fragment's media; queue the oldest for spilling past the limit (the newest never).
 
         Waits, first, while the spill threads are more than the backlog bound
-        behind. Writes nothing itself.
+        behind (a wait on the disk, announced as such). Writes nothing itself.
         """
         payload = fragment.payload
         if self.limit is None or not isinstance(payload, Sealed):
@@ -131,7 +133,9 @@ class SpillingMemory(InMemory):
         size = payload.stored_size
         with self._lock:
             bound = self._backlog_bound()
-            self._room.wait_for(lambda: self._backlog_bytes <= bound or self._closed)
+            if self._backlog_bytes > bound and not self._closed:
+                with waiting_on_disk():  # for the spill threads' writes: an upload reader lets another read meanwhile
+                    self._room.wait_for(lambda: self._backlog_bytes <= bound or self._closed)
             self._held[id(fragment)] = (stream_arn, fragment, size)
             self._held_bytes += size
             queued = False

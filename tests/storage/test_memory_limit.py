@@ -11,6 +11,7 @@ from helpers.stored import ARN, new_stream
 from helpers.stored import add_fragment as add
 from kvsmock import clock
 from kvsmock.service import encryption, persistence, spill
+from kvsmock.service.blocking_waits import join_pool
 from kvsmock.service.disk.media_files import MediaFiles
 from kvsmock.service.disk.sealed_file import SealedFile
 from kvsmock.service.encryption import Sealed
@@ -170,6 +171,50 @@ def test_a_store_waits_while_the_spill_backlog_is_past_its_bound(memory, blocked
     assert memory.settle(10)
     assert memory.spilled_fragments == 3 and memory.held_bytes == 2 * 1016
     assert [type(f.payload) for f in fragments] == [SealedFile] * 3 + [Sealed] * 2
+
+
+class Pool:
+    """A thread pool that records the waits its threads announce."""
+
+    def __init__(self):
+        self.calls: list[str] = []
+
+    def blocked(self) -> None:
+        self.calls.append("blocked")
+
+    def unblocked(self) -> None:
+        self.calls.append("unblocked")
+
+
+def test_a_store_waiting_for_the_spill_says_it_waits_on_the_disk(memory, blocked, monkeypatch):
+    """An upload reader that stores into a full backlog announces the wait, so that another reads meanwhile."""
+    monkeypatch.setattr(spill, "SPILL_BACKLOG", 1500)
+    memory._room = room = RecordedWaits(memory._lock)
+    stream = new_stream()
+    pool = Pool()
+    stored = threading.Event()
+
+    def store(count: int) -> None:
+        join_pool(pool)
+        for _ in range(count):
+            add(stream, os.urandom(1000))
+        stored.set()
+
+    early = threading.Thread(target=store, args=(4,))  # 1st written (blocked), 2nd queued: 2032 > 1500
+    early.start()
+    early.join(10)
+    assert stored.is_set() and blocked.started.is_set()
+    assert pool.calls == []  # none of those stores waited
+    stored.clear()
+    late = threading.Thread(target=store, args=(1,))
+    late.start()
+    try:
+        assert room.waiting.wait(10)
+        assert pool.calls == ["blocked"] and not stored.is_set()
+    finally:
+        blocked.release()
+    late.join(10)
+    assert stored.is_set() and pool.calls == ["blocked", "unblocked"]
 
 
 def test_a_refused_spill_keeps_the_media_in_memory(memory, monkeypatch, caplog):
