@@ -156,7 +156,7 @@ def get_clip(backend: KinesisVideoService, req: ApiRequest, params: dict[str, An
         tracks = check_clip_tracks(header.tracks)
         source = ClipSource(
             header=mkv_header(header),
-            # Read (and decrypted) one at a time as the remux reaches them.
+            # Read (and decrypted) one at a time as the remux nears them.
             clusters=[_cluster_of(f) for f in fragments],
             sizes=[f.cluster_size for f in fragments],
             # The clip's timeline follows the producer's clock (frame times inside a fragment

@@ -2,6 +2,7 @@
 
 import io
 import struct
+import threading
 from fractions import Fraction
 
 import av
@@ -234,6 +235,39 @@ def test_pieces_reader():
     reader.seek(1)
     assert type(reader.read(1)) is bytes
     assert reader.read(1) == b"c" and reader.tell() == 3
+
+
+def test_the_next_piece_is_opened_on_another_thread_while_one_is_read():
+    from kvsmock.media.clip.pieces import PiecesReader as _PiecesReader
+
+    opened_by: list[str] = []
+    opened = threading.Event()
+
+    def lazy():
+        opened_by.append(threading.current_thread().name)
+        opened.set()
+        return b"defg"
+
+    reader = _PiecesReader([b"abc", b"", lazy], [3, 0, 4])
+    assert reader.read(3) == b"abc"
+    assert opened.wait(10)  # before any read reached it (past the empty piece)
+    assert opened_by[0].startswith("kvsmock-clip-open")
+    assert reader.read(10) == b"defg" and reader.read(1) == b"" and len(opened_by) == 1
+
+
+def test_a_piece_that_fails_when_opened_ahead_fails_only_the_read_that_reaches_it():
+    from kvsmock.media.clip.pieces import PiecesReader as _PiecesReader
+
+    tried = threading.Event()
+
+    def unusable_key():
+        tried.set()
+        raise ValueError("the key is disabled")
+
+    reader = _PiecesReader([b"abc", unusable_key], [3, 4])
+    assert reader.read(3) == b"abc" and tried.wait(10)
+    assert reader.error is None
+    assert reader.read(4) == b"" and isinstance(reader.error, ValueError)
 
 
 def test_lazy_clusters_are_opened_in_turn(h264):

@@ -3,24 +3,44 @@
 The MKV a clip is made from is its header and the Clusters of the fragments
 it selected; PyAV reads them through this file one piece at a time, and a
 piece given as a callable (one that decrypts a Cluster, say) is only called
-when a read reaches it.
+when a read reaches the piece before it: the next piece is opened on another
+thread while PyAV reads this one (a decryption gives up the GIL, so it runs
+beside the demuxer and muxer on the other core).
 """
 
 from __future__ import annotations
 
 import bisect
 import io
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 __all__ = ["PiecesReader"]
+
+
+#: Threads opening pieces ahead, shared by every reader.
+OPENING_THREADS = 2
+_opener: ThreadPoolExecutor | None = None
+_opener_lock = threading.Lock()
+
+
+def _opening_pool() -> ThreadPoolExecutor:
+    global _opener
+    with _opener_lock:
+        if _opener is None:
+            _opener = ThreadPoolExecutor(OPENING_THREADS, thread_name_prefix="kvsmock-clip-open")
+        return _opener
 
 
 class PiecesReader(io.RawIOBase):
     """A read-only, seekable file over byte pieces (or callables giving them), never joined.
 
-    A piece given as a callable is called when a read first reaches it; only
-    the piece being read is kept. :attr:`opened` calls back with each piece's
-    index and bytes the first time it is opened.
+    A piece given as a callable is called (on another thread) when a read
+    first reaches the piece before it, or (on the reading thread) when a read
+    reaches it unannounced, after a seek; only the piece being read and the
+    one opened ahead are kept. :attr:`opened` calls back with each piece's
+    index and bytes the first time it is read.
     """
 
     def __init__(
@@ -40,6 +60,8 @@ class PiecesReader(io.RawIOBase):
         self._size = total
         self._pos = 0
         self._current: tuple[int, bytes] | None = None
+        #: The next piece, being opened on another thread.
+        self._ahead: tuple[int, Future] | None = None
         self._opened = opened
         self._seen: set[int] = set()
         #: What a piece's callable raised (the read then ends the file); re-raised by the caller.
@@ -63,8 +85,12 @@ class PiecesReader(io.RawIOBase):
         if self._current is not None and self._current[0] == i:
             return self._current[1]
         source = self._sources[i]
+        ahead, self._ahead = self._ahead, None
         try:
-            data = source() if callable(source) else source
+            if ahead is not None and ahead[0] == i:
+                data = ahead[1].result()
+            else:
+                data = source() if callable(source) else source
         except Exception as err:  # noqa: BLE001 - handed back to the caller, not to FFmpeg
             self.error = err
             return b""  # FFmpeg sees the end of the file
@@ -77,7 +103,15 @@ class PiecesReader(io.RawIOBase):
             self._seen.add(i)
             if self._opened is not None:
                 self._opened(i, data)
+        self._open_ahead(i + 1)
         return data
+
+    def _open_ahead(self, i: int) -> None:
+        """Start opening the next piece that has bytes, if it is a callable not read yet."""
+        while i < len(self._sizes) and not self._sizes[i]:
+            i += 1
+        if i < len(self._sizes) and callable(self._sources[i]) and i not in self._seen:
+            self._ahead = (i, _opening_pool().submit(self._sources[i]))
 
     def read(self, size: int = -1) -> bytes:
         """Up to ``size`` bytes, never crossing into the next piece (short reads are fine for

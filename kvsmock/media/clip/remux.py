@@ -8,8 +8,8 @@ NAL units as the codec private data says, each fragment is put at its place
 on the clip's timeline, and a regular (non-fragmented) MP4 is muxed with the
 ``moov`` box in front of ``mdat``. The Clusters are never joined into one
 buffer: PyAV reads them one by one (:class:`~.pieces.PiecesReader`), and a
-Cluster given as a callable (one that decrypts it, say) is only opened when
-the demuxer reaches it.
+Cluster given as a callable (one that decrypts it, say) is only opened as
+the demuxer nears it (while it reads the Cluster before).
 
 Problems are raised as :class:`~kvsmock.media.codecs.ClipMediaError`
 subclasses, which the api layer turns into the service's exceptions.
@@ -40,8 +40,9 @@ class ClipSource:
     """What a clip is made of: an MKV header, Clusters, and where each Cluster goes on the timeline.
 
     A Cluster may be given as a zero-argument callable returning its bytes
-    (for instance one that decrypts it): it is called when the remux reaches
-    it, so only one Cluster is held in the clear at a time. ``sizes`` must
+    (for instance one that decrypts it): it is called, on another thread,
+    when the remux reaches the Cluster before it, so at most two Clusters are
+    held in the clear at a time. ``sizes`` must
     then give every Cluster's length. ``frames``, when known, sizes the room
     reserved for ``moov`` without reading the Clusters first.
     """
