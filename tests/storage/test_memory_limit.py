@@ -203,7 +203,7 @@ def test_a_store_waiting_for_the_spill_says_it_waits_on_the_disk(memory, blocked
     early = threading.Thread(target=store, args=(4,))  # 1st written (blocked), 2nd queued: 2032 > 1500
     early.start()
     early.join(10)
-    assert stored.is_set() and blocked.started.is_set()
+    assert stored.is_set() and blocked.started.wait(10)
     assert pool.calls == []  # none of those stores waited
     stored.clear()
     late = threading.Thread(target=store, args=(1,))
