@@ -110,8 +110,11 @@ class PiecesReader(io.RawIOBase):
         """Start opening the next piece that has bytes, if it is a callable not read yet."""
         while i < len(self._sizes) and not self._sizes[i]:
             i += 1
-        if i < len(self._sizes) and callable(self._sources[i]) and i not in self._seen:
-            self._ahead = (i, _opening_pool().submit(self._sources[i]))
+        if i >= len(self._sizes) or i in self._seen:
+            return
+        source = self._sources[i]
+        if callable(source):
+            self._ahead = (i, _opening_pool().submit(source))
 
     def read(self, size: int = -1) -> bytes:
         """Up to ``size`` bytes, never crossing into the next piece (short reads are fine for
