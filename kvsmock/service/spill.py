@@ -133,9 +133,13 @@ class SpillingMemory(InMemory):
         size = payload.stored_size
         with self._lock:
             bound = self._backlog_bound()
-            if self._backlog_bytes > bound and not self._closed:
+
+            def room() -> bool:
+                return self._backlog_bytes <= bound or self._closed
+
+            if not room():
                 with waiting_on_disk():  # for the spill threads' writes: an upload reader lets another read meanwhile
-                    self._room.wait_for(lambda: self._backlog_bytes <= bound or self._closed)
+                    self._room.wait_for(room)
             self._held[id(fragment)] = (stream_arn, fragment, size)
             self._held_bytes += size
             queued = False
