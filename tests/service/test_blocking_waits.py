@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from helpers.pools import RecordingPool
 from kvsmock.service.blocking_waits import join_pool, waiting_on_disk
-
-
-class Pool:
-    def __init__(self):
-        self.calls: list[str] = []
-
-    def blocked(self) -> None:
-        self.calls.append("blocked")
-
-    def unblocked(self) -> None:
-        self.calls.append("unblocked")
 
 
 def in_thread(body) -> None:
@@ -34,7 +24,7 @@ def in_thread(body) -> None:
 
 
 def test_a_wait_inside_another_is_announced_once_and_an_error_still_ends_it():
-    pool = Pool()
+    pool = RecordingPool()
 
     def body():
         join_pool(pool)
@@ -52,7 +42,7 @@ def test_a_wait_inside_another_is_announced_once_and_an_error_still_ends_it():
 
 
 def test_a_thread_of_no_pool_announces_nothing():
-    pool = Pool()
+    pool = RecordingPool()
     in_thread(lambda: join_pool(pool))
 
     def other_thread():

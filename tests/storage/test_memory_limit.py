@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from helpers.pools import RecordingPool
 from helpers.stored import ARN, new_stream
 from helpers.stored import add_fragment as add
 from kvsmock import clock
@@ -173,25 +174,12 @@ def test_a_store_waits_while_the_spill_backlog_is_past_its_bound(memory, blocked
     assert [type(f.payload) for f in fragments] == [SealedFile] * 3 + [Sealed] * 2
 
 
-class Pool:
-    """A thread pool that records the waits its threads announce."""
-
-    def __init__(self):
-        self.calls: list[str] = []
-
-    def blocked(self) -> None:
-        self.calls.append("blocked")
-
-    def unblocked(self) -> None:
-        self.calls.append("unblocked")
-
-
 def test_a_store_waiting_for_the_spill_says_it_waits_on_the_disk(memory, blocked, monkeypatch):
     """An upload reader that stores into a full backlog announces the wait, so that another reads meanwhile."""
     monkeypatch.setattr(spill, "SPILL_BACKLOG", 1500)
     memory._room = room = RecordedWaits(memory._lock)
     stream = new_stream()
-    pool = Pool()
+    pool = RecordingPool()
     stored = threading.Event()
 
     def store(count: int) -> None:
