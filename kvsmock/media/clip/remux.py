@@ -42,9 +42,9 @@ class ClipSource:
     A Cluster may be given as a zero-argument callable returning its bytes
     (for instance one that decrypts it): it is called, on another thread,
     when the remux reaches the Cluster before it, so at most two Clusters are
-    held in the clear at a time. ``sizes`` must
-    then give every Cluster's length. ``frames``, when known, sizes the room
-    reserved for ``moov`` without reading the Clusters first.
+    held in the clear at a time. ``sizes`` must then give every Cluster's
+    length. ``frames``, when known, sizes the room reserved for ``moov``
+    without reading the Clusters first.
     """
 
     #: EBML header, Segment header and the Segment children before the first Cluster.
