@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from fractions import Fraction
@@ -123,15 +122,13 @@ def test_program_date_times_across_minute_and_day_boundaries():
     assert shown == [iso_timestamp(e.timestamp_ms) for e in entries]
 
 
-def test_media_playlist_of_ten_thousand_fragments_is_fast():
+def test_media_playlist_of_ten_thousand_fragments():
+    # How long it takes is benchmarks/playlist.py's to measure, not a test's.
     entries = _entries(10_000, discontinuity=True)
-    best = float("inf")
-    for _ in range(5):
-        started = time.perf_counter()
-        text = hls_media_playlist(entries, TOKEN, program_date_time=True, vod=True, ended=True)
-        best = min(best, time.perf_counter() - started)
+    text = hls_media_playlist(entries, TOKEN, program_date_time=True, vod=True, ended=True)
     assert text.count("#EXTINF") == 10_000
-    assert best < 0.05  # about 5 ms on a quiet machine; benchmarks/playlist.py has the figures
+    assert text.count("#EXT-X-DISCONTINUITY") == text.count("#EXT-X-PROGRAM-DATE-TIME") == 10_000
+    assert text.rstrip().endswith("#EXT-X-ENDLIST")
 
 
 # ---------------------------------------------------------------------- DASH
