@@ -38,6 +38,7 @@ from kvsmock import mock_kinesisvideo, put_media
 from kvsmock.media import ebml
 from kvsmock.media.matroska import Packet, TrackInfo as TrackSpec, write_mkv
 from kvsmock.media.sample import _picture
+from media import host_speed
 from report import publish
 
 FPS, FRAGMENT_S, KBPS, WIDTH, HEIGHT = 25, 2, 4000, 1280, 720
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
 
+    speed = host_speed()
     body = media(args.seconds)
     body_mb = len(body) / MB
     with mock_kinesisvideo():
@@ -158,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     intro = [
         f"GetClip benchmark: {args.seconds} s of {WIDTH}x{HEIGHT} H.264 at ~{KBPS} kbit/s in {FRAGMENT_S} s fragments "
         f"({body_mb:.1f} MB, {count} fragments), median of {args.rounds} alternating rounds; {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.1f} (a shared machine: read the ratios)."
+        f"load average {os.getloadavg()[0]:.1f} (a shared machine: read the ratios). Host: at the start, {speed} "
+        "(the same figures from another run tell how much faster or slower its host was)."
     ]
     publish("clip", intro, ["measure", "time", "note"], ["---", "---:", "---"], rows, write=not args.no_write)
     return 0

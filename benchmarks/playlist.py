@@ -41,6 +41,7 @@ from kvsmock.api.moto_glue import backend_for  # noqa: E402
 from kvsmock.media.playlists import DashTrack, PlaylistEntry, dash_manifest, hls_media_playlist  # noqa: E402
 from kvsmock.service.playback.tokens import new_token  # noqa: E402
 from clip import FRAGMENT_S, media as hd_media  # noqa: E402
+from media import host_speed  # noqa: E402
 from report import publish  # noqa: E402
 
 N = 10_000
@@ -168,11 +169,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
+    speed = host_speed()
     pure = pure_builders(args.rounds)
     service, packaging = end_to_end(args.rounds)
     intro = [
         f"Playlist benchmark: a stream of {N:,} fragments of 2 s; best of up to {args.rounds} rounds; {os.cpu_count()} CPUs (shared machine); "
-        "(b) and (c) with quotas off (playlists fetched faster than the stream's fragment-metadata quota allows)."
+        "(b) and (c) with quotas off (playlists fetched faster than the stream's fragment-metadata quota allows). "
+        f"Host: at the start, {speed} (the same figures from another run tell how much faster or slower its host was)."
     ]
     table = [
         (f"{section} {name}", f"{seconds * 1000:.2f} ms", note)
