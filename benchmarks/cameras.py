@@ -880,8 +880,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {os.cpu_count()} CPUs, shared (other work ran too): load average (1/5/15 min) "
         f"{load_start[0]:.1f} / {load_start[1]:.1f} / {load_start[2]:.1f} at the start, "
         f"{load_end[0]:.1f} / {load_end[1]:.1f} / {load_end[2]:.1f} at the end; the cameras (one asyncio event "
-        f"loop) can use one core; the readers run in {args.reader_processes} processes of their own. At the start, {speed} "
-        "(the same figures from another run tell how much faster or slower its host was). "
+        f"loop) can use one core; the readers run in {args.reader_processes} processes of their own. At the start, {speed}. "
         f"Run time {elapsed / 60:.1f} min. "
         f"`python benchmarks/cameras.py{''.join(' ' + a for a in (argv if argv is not None else sys.argv[1:]))}`"
         + ("" if (argv if argv is not None else sys.argv[1:]) else " (the defaults)"),

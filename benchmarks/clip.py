@@ -160,8 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     intro = [
         f"GetClip benchmark: {args.seconds} s of {WIDTH}x{HEIGHT} H.264 at ~{KBPS} kbit/s in {FRAGMENT_S} s fragments "
         f"({body_mb:.1f} MB, {count} fragments), median of {args.rounds} alternating rounds; {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.1f} (a shared machine: read the ratios). Host: at the start, {speed} "
-        "(the same figures from another run tell how much faster or slower its host was)."
+        f"load average {os.getloadavg()[0]:.1f} (a shared machine: read the ratios). Host: at the start, {speed}."
     ]
     publish("clip", intro, ["measure", "time", "note"], ["---", "---:", "---"], rows, write=not args.no_write)
     return 0

@@ -105,7 +105,8 @@ def host_speed() -> str:
     header, frags = fragments(30, start_ms=1_700_000_000_000)
     body = header + b"".join(frags)
     return (f"the PutMedia session alone ingests {session_rate(body, 3):.0f} MB/s and a fresh process fills untouched "
-            f"memory at {first_touch_rate(len(body)):.0f} MB/s (`benchmarks/media.py` (b), (a'))")
+            f"memory at {first_touch_rate(len(body)):.0f} MB/s (`benchmarks/media.py` (b), (a'); the same figures from "
+            "another run tell how much faster or slower its host was)")
 
 
 def fragments(count: int, start_ms: int = 0) -> tuple[bytes, list[bytes]]:

@@ -175,7 +175,7 @@ def main() -> None:
     intro = [
         f"Playlist benchmark: a stream of {N:,} fragments of 2 s; best of up to {args.rounds} rounds; {os.cpu_count()} CPUs (shared machine); "
         "(b) and (c) with quotas off (playlists fetched faster than the stream's fragment-metadata quota allows). "
-        f"Host: at the start, {speed} (the same figures from another run tell how much faster or slower its host was)."
+        f"Host: at the start, {speed}."
     ]
     table = [
         (f"{section} {name}", f"{seconds * 1000:.2f} ms", note)
