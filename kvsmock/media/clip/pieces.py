@@ -85,11 +85,12 @@ class PiecesReader(io.RawIOBase):
         if self._current is not None and self._current[0] == i:
             return self._current[1]
         source = self._sources[i]
-        ahead, self._ahead = self._ahead, None
+        ahead = self._ahead
         try:
             if ahead is not None and ahead[0] == i:
+                self._ahead = None
                 data = ahead[1].result()
-            else:
+            else:  # a seek elsewhere: the piece opened ahead stays for when the reads come back to it
                 data = source() if callable(source) else source
         except Exception as err:  # noqa: BLE001 - handed back to the caller, not to FFmpeg
             self.error = err
@@ -110,7 +111,7 @@ class PiecesReader(io.RawIOBase):
         """Start opening the next piece that has bytes, if it is a callable not read yet."""
         while i < len(self._sizes) and not self._sizes[i]:
             i += 1
-        if i >= len(self._sizes) or i in self._seen:
+        if i >= len(self._sizes) or i in self._seen or (self._ahead is not None and self._ahead[0] == i):
             return
         source = self._sources[i]
         if callable(source):
